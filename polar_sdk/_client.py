@@ -1,0 +1,147 @@
+"""`AsyncPolar`: configuration, the shared HTTP core, and the resource attributes."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from types import TracebackType
+
+import httpx
+
+from ._config import DEFAULT_TIMEOUT, ENV_TOKEN, SERVERS, ServerName
+from ._converter import make_converter
+from ._exceptions import ConfigurationError
+from ._http import HTTPCore
+from ._types import NOT_GIVEN, NotGivenOr, TimeoutTypes
+from .resources import AsyncCustomerSessions
+
+__all__ = ["AsyncPolar"]
+
+_CONVERTER = make_converter()
+
+
+def _resolve_token(access_token: str | None) -> str:
+    token = access_token if access_token is not None else os.environ.get(ENV_TOKEN)
+    if token is None or not token.strip():
+        raise ConfigurationError(
+            f"no access token: pass access_token=... or set the {ENV_TOKEN} environment variable"
+        )
+    token = token.strip()
+    if not token.isascii() or not token.isprintable() or any(c.isspace() for c in token):
+        raise ConfigurationError(
+            "the access token contains spaces, control or non-ASCII characters; "
+            "check how it was loaded"
+        )
+    return token
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _resolve_base_url(
+    server: ServerName | None, base_url: str | None, allow_insecure_http: bool
+) -> str:
+    if base_url is not None:
+        if server is not None:
+            raise ConfigurationError("pass server=... or base_url=..., not both")
+        url = httpx.URL(base_url)
+        if url.scheme not in ("http", "https") or not url.host:
+            raise ConfigurationError(
+                f"base_url must be an absolute http(s) URL such as 'https://api.polar.sh', "
+                f"got {base_url!r}"
+            )
+        if url.scheme == "http" and not allow_insecure_http and not _is_loopback(url.host):
+            raise ConfigurationError(
+                f"refusing to send the access token over plain http to {url.host}; use https, "
+                "or pass allow_insecure_http=True if this is really intended"
+            )
+        return base_url.rstrip("/")
+    name = "production" if server is None else server
+    if name not in SERVERS:
+        raise ConfigurationError(
+            f"unknown server {name!r}; choose one of {', '.join(map(repr, SERVERS))} "
+            "or pass base_url=..."
+        )
+    return SERVERS[name]
+
+
+class AsyncPolar:
+    """Asynchronous client for the Polar API.
+
+    Create one per application and share it: every call goes through one pooled
+    `httpx.AsyncClient`. Use it as an async context manager, or call `aclose()` when done.
+
+    Args:
+        access_token: an organization access token (`polar_oat_...`) or personal access token.
+            Defaults to the `POLAR_ACCESS_TOKEN` environment variable.
+        server: `"production"` (the default, https://api.polar.sh) or `"sandbox"`
+            (https://sandbox-api.polar.sh).
+        base_url: another API root, e.g. a local server; excludes `server`. Plain http is only
+            accepted for loopback hosts unless `allow_insecure_http` is set.
+        timeout: seconds, an `httpx.Timeout`, or `None` for none. Without it the SDK uses 60 s
+            (10 s to connect), or, with `http_client`, that client's own timeout.
+        http_client: your own `httpx.AsyncClient` (its limits, proxies, transport and
+            timeouts are respected). You keep ownership: `aclose()` leaves it open.
+        allow_insecure_http: permit a plain-http `base_url` on a non-loopback host.
+
+    Raises:
+        ConfigurationError: no token, an unusable token, or a bad server / base URL.
+    """
+
+    customer_sessions: AsyncCustomerSessions
+    """Create customer sessions (portal access for one customer)."""
+
+    def __init__(
+        self,
+        access_token: str | None = None,
+        *,
+        server: ServerName | None = None,
+        base_url: str | None = None,
+        timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
+        http_client: httpx.AsyncClient | None = None,
+        allow_insecure_http: bool = False,
+    ) -> None:
+        token = _resolve_token(access_token)
+        self._http = HTTPCore(
+            token=token,
+            base_url=_resolve_base_url(server, base_url, allow_insecure_http),
+            converter=_CONVERTER,
+            timeout=timeout,
+            http_client=http_client,
+            default_timeout=DEFAULT_TIMEOUT,
+        )
+        self.customer_sessions = AsyncCustomerSessions(self._http)
+
+    @property
+    def base_url(self) -> str:
+        """The API root requests go to, e.g. `https://api.polar.sh`."""
+        return self._http.base_url
+
+    @property
+    def closed(self) -> bool:
+        """Whether the client was closed."""
+        return self._http.closed
+
+    def __repr__(self) -> str:
+        return f"AsyncPolar(base_url={self.base_url!r})"
+
+    async def aclose(self) -> None:
+        """Close the connection pool (a caller-supplied `http_client` stays open)."""
+        await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncPolar:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()

@@ -1,0 +1,155 @@
+"""The SDK's own cattrs converter (the global cattrs converter is never touched).
+
+`make_converter()` builds a fresh converter; `configure_converter()` teaches any cattrs
+`Converter` Polar's wire conventions:
+
+- date-times are ISO 8601 strings on the wire and timezone-aware `datetime` in Python;
+- enum-like fields (`CountryAlpha2 | str`) accept any string, so new server values survive;
+- `Customer` is a union tagged by its `type` field; an unknown tag decodes to `UnknownCustomer`
+  with the raw object kept, and unstructures back to exactly that object;
+- request models leave out the fields that are still `NOT_GIVEN`.
+
+cattrs' own `configure_tagged_union` is not used for `Customer`: its fallback class cannot keep
+the raw payload, and on unstructure it overwrites the tag with the fallback's name.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import typing
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any, Literal, Union, get_args, get_origin
+
+import attrs
+from cattrs import Converter
+from cattrs.gen import make_dict_unstructure_fn
+from cattrs.strategies import configure_union_passthrough
+
+from . import models
+from ._types import NotGiven
+
+__all__ = ["configure_converter", "make_converter"]
+
+_FRACTION = re.compile(r"\.(\d+)")
+
+
+def _parse_datetime(value: Any, _: Any = None) -> datetime:
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, str):
+        text = value
+        if text[-1:] in ("Z", "z"):
+            text = text[:-1] + "+00:00"
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            if sys.version_info >= (3, 11):
+                raise
+            # Python 3.10 only reads fractions of exactly 3 or 6 digits.
+            text = _FRACTION.sub(lambda m: "." + m.group(1)[:6].ljust(6, "0"), text, count=1)
+            parsed = datetime.fromisoformat(text)
+    else:
+        raise TypeError(f"expected an ISO 8601 string, got {type(value).__name__}")
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed
+
+
+def _format_datetime(value: datetime) -> str:
+    text = value.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def _structure_str(value: Any, _: Any = None) -> str:
+    if type(value) is str:
+        return value
+    raise TypeError(f"expected a string, got {type(value).__name__}")
+
+
+def _is_open_enum(tp: Any) -> bool:
+    """`Literal[...] | str`: a documented set of values that stays open to new ones."""
+    if get_origin(tp) is not Union:
+        return False
+    args = get_args(tp)
+    return str in args and all(a is str or get_origin(a) is Literal for a in args)
+
+
+def _is_request_model(tp: Any) -> bool:
+    return isinstance(tp, type) and tp in _REQUEST_MODELS
+
+
+_REQUEST_MODELS: frozenset[type[Any]] = frozenset(
+    (models.CustomerSessionCustomerIDCreate, models.CustomerSessionCustomerExternalIDCreate)
+)
+
+_CUSTOMER_TAGS: dict[str, type] = {
+    "individual": models.CustomerIndividual,
+    "team": models.CustomerTeam,
+}
+
+
+def _configure_customer(converter: Converter) -> None:
+    hooks: dict[str, Callable[[Any, Any], Any]] = {
+        tag: converter.get_structure_hook(cls) for tag, cls in _CUSTOMER_TAGS.items()
+    }
+    known = {tag: (hook, _CUSTOMER_TAGS[tag]) for tag, hook in hooks.items()}
+
+    def structure_customer(value: Any, _: Any) -> models.Customer:
+        if not isinstance(value, dict):
+            raise TypeError(f"expected a customer object, got {type(value).__name__}")
+        obj: dict[str, Any] = value  # pyright: ignore[reportUnknownVariableType]
+        tag = obj.get("type")
+        entry = known.get(tag) if isinstance(tag, str) else None
+        if entry is not None:
+            hook, cls = entry
+            result: models.Customer = hook(value, cls)
+            return result
+        raw_id = obj.get("id")
+        return models.UnknownCustomer(
+            type=str(tag), id=raw_id if isinstance(raw_id, str) else None, raw=dict(obj)
+        )
+
+    unstructure_individual = converter.get_unstructure_hook(models.CustomerIndividual)
+    unstructure_team = converter.get_unstructure_hook(models.CustomerTeam)
+
+    def unstructure_customer(value: models.Customer) -> dict[str, Any]:
+        if isinstance(value, models.UnknownCustomer):
+            return dict(value.raw)
+        hook = (
+            unstructure_team if isinstance(value, models.CustomerTeam) else unstructure_individual
+        )
+        result: dict[str, Any] = hook(value)
+        return result
+
+    converter.register_structure_hook(models.Customer, structure_customer)
+    converter.register_unstructure_hook(models.Customer, unstructure_customer)
+    converter.register_unstructure_hook(models.UnknownCustomer, unstructure_customer)
+
+
+def configure_converter(converter: Converter) -> None:
+    """Register Polar's wire conventions (see the module docstring) on `converter`."""
+    converter.register_structure_hook(datetime, _parse_datetime)
+    converter.register_unstructure_hook(datetime, _format_datetime)
+    converter.register_structure_hook(str, _structure_str)
+    converter.register_structure_hook_func(_is_open_enum, _structure_str)
+    configure_union_passthrough(Union[str, int, float, bool, None], converter)  # noqa: UP007
+    converter.register_unstructure_hook(NotGiven, lambda _: None)
+
+    def request_unstructure_factory(cls: type) -> Callable[[Any], dict[str, Any]]:
+        return make_dict_unstructure_fn(cls, converter, _cattrs_omit_if_default=True)
+
+    converter.register_unstructure_hook_factory(_is_request_model, request_unstructure_factory)
+    _configure_customer(converter)
+
+
+def make_converter() -> Converter:
+    """A new converter configured for Polar models."""
+    converter = Converter()
+    configure_converter(converter)
+    return converter
+
+
+if typing.TYPE_CHECKING:  # keep attrs referenced for type checkers
+    _ = attrs

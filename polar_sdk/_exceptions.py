@@ -1,0 +1,316 @@
+"""The errors polar_sdk raises.
+
+Every error the SDK raises on purpose derives from `PolarError`::
+
+    PolarError
+    ├── ConfigurationError          bad client settings (no token, unknown server, ...)
+    ├── InvalidRequestError         arguments that the API would certainly reject; nothing was sent
+    ├── ClientClosedError           the client was used after close()
+    ├── APIConnectionError          no HTTP answer: refused, reset, DNS, TLS, protocol error
+    │   └── APITimeoutError         a connect, read, write or pool timeout, or the deadline ran out
+    ├── ResponseDecodeError         an answer arrived but its body could not be decoded
+    └── APIException                the server answered with a status the operation does not expect
+        ├── BadRequestError             400
+        ├── AuthenticationError         401
+        ├── PermissionDeniedError       403
+        ├── NotFoundError               404
+        ├── ConflictError               409
+        ├── HTTPValidationError         422, with a typed `detail` list
+        ├── RateLimitError              429, with `retry_after`
+        └── ServerError                 5xx
+
+`APIException` is raised as-is for every other status (a 405, a 411, an unfollowed redirect...).
+Status errors carry the status code, the response headers, the raw body, the parsed JSON body
+(when there is one) and the `httpx.Request` that was sent.
+
+Messages are built from the server's error fields and never contain the access token or any
+customer-session token: those live only in the request headers and response bodies.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+if TYPE_CHECKING:
+    from .models import ValidationError
+
+__all__ = [
+    "APIConnectionError",
+    "APIException",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ClientClosedError",
+    "ConfigurationError",
+    "ConflictError",
+    "HTTPValidationError",
+    "InvalidRequestError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "PolarError",
+    "RateLimitError",
+    "ResponseDecodeError",
+    "ServerError",
+]
+
+
+class PolarError(Exception):
+    """Base class of every error raised by polar_sdk."""
+
+
+class ConfigurationError(PolarError, ValueError):
+    """The client was configured in a way that cannot work (for example, no access token)."""
+
+
+class InvalidRequestError(PolarError, ValueError):
+    """The arguments of a call would certainly be rejected by the API; no request was sent."""
+
+
+class ClientClosedError(PolarError, RuntimeError):
+    """The client was used after `close()` / `aclose()`."""
+
+
+class APIConnectionError(PolarError):
+    """The request got no HTTP answer (refused, reset, DNS or TLS failure, broken protocol).
+
+    `request` is the `httpx.Request` that was being sent, when one had been built.
+    """
+
+    def __init__(self, message: str, *, request: httpx.Request | None = None) -> None:
+        super().__init__(message)
+        self.request = request
+
+
+class APITimeoutError(APIConnectionError):
+    """A timeout expired before the answer was complete (or the call's deadline ran out)."""
+
+
+class ResponseDecodeError(PolarError):
+    """The server answered, but the body is not what the operation promises.
+
+    The raw body text is kept in `body` so nothing is lost; it is left out of the message
+    because a successful body can hold session tokens.
+    """
+
+    def __init__(self, message: str, *, response: httpx.Response) -> None:
+        super().__init__(message)
+        self.response = response
+        self.status_code = response.status_code
+        self.headers = response.headers
+        self.body = response.text
+        self.request = response.request
+
+
+class APIException(PolarError):
+    """The server answered with a status the operation does not expect (any 4XX or 5XX).
+
+    Attributes:
+        status_code: the HTTP status.
+        headers: the response headers.
+        body: the raw response body as text ("" when empty).
+        data: the body parsed as JSON, or `None` when it is empty or not JSON.
+        request: the `httpx.Request` that was sent.
+        response: the full `httpx.Response`.
+        error: the server's short error code when it sent one (`"invalid_token"`,
+            `"ResourceNotFound"`, ...), else `None`.
+        detail: the server's human-readable explanation when it sent one, else `None`.
+    """
+
+    def __init__(self, message: str, *, response: httpx.Response, data: Any = None) -> None:
+        super().__init__(message)
+        self.response = response
+        self.request = response.request
+        self.status_code = response.status_code
+        self.headers = response.headers
+        self.body = response.text
+        self.data = data
+        self.error, self.detail = _error_fields(data)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(status_code={self.status_code}, message={str(self)!r})"
+
+
+class BadRequestError(APIException):
+    """400: the server refused the request as malformed or against a business rule."""
+
+
+class AuthenticationError(APIException):
+    """401: the access token is missing, malformed, unknown, expired or revoked."""
+
+
+class PermissionDeniedError(APIException):
+    """403: the token lacks a scope, or the action is not permitted for this object."""
+
+
+class NotFoundError(APIException):
+    """404: the object (or the route, or the requested API version) does not exist."""
+
+
+class ConflictError(APIException):
+    """409: the request conflicts with the current state of an object."""
+
+
+class HTTPValidationError(APIException):
+    """422: the server rejected the request's content.
+
+    `detail` is a list of `polar_sdk.models.ValidationError`, each with a `loc` path, a `msg`
+    and a machine-readable `type`.
+    """
+
+    detail: list[ValidationError]
+
+
+class RateLimitError(APIException):
+    """429: too many requests. `retry_after` is the server's wait hint in seconds, if any."""
+
+    @property
+    def retry_after(self) -> float | None:
+        """Seconds to wait according to the `Retry-After` header, or `None` without one."""
+        return parse_retry_after(self.headers.get("retry-after"))
+
+
+class ServerError(APIException):
+    """5xx: the server failed. The request may or may not have taken effect."""
+
+
+_STATUS_ERRORS: dict[int, type[APIException]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    422: HTTPValidationError,
+    429: RateLimitError,
+}
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Read a `Retry-After` value in seconds or HTTP-date form; `None` when absent or invalid."""
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        seconds = when.timestamp() - time.time()
+    if seconds != seconds:  # NaN
+        return None
+    return max(0.0, seconds)
+
+
+def _as_object(data: Any) -> dict[str, Any] | None:
+    if isinstance(data, dict):
+        obj: dict[str, Any] = data  # pyright: ignore[reportUnknownVariableType]
+        return obj
+    return None
+
+
+def _error_fields(data: Any) -> tuple[str | None, Any]:
+    obj = _as_object(data)
+    if obj is None:
+        return None, None
+    error = obj.get("error")
+    detail = obj.get("detail", obj.get("error_description"))
+    return (error if isinstance(error, str) else None), detail
+
+
+def _describe_validation_items(items: Sequence[Any]) -> str:
+    parts: list[str] = []
+    for item in items:
+        obj = _as_object(item)
+        if obj is None:
+            continue
+        loc: Any = obj.get("loc")
+        msg: Any = obj.get("msg", "invalid")
+        where = "?"
+        if isinstance(loc, list):
+            path: list[Any] = loc  # pyright: ignore[reportUnknownVariableType]
+            where = ".".join(map(str, path))
+        parts.append(f"{where}: {msg}")
+    return "; ".join(parts)
+
+
+def _message(response: httpx.Response, data: Any, polar_version: str) -> str:
+    status = response.status_code
+    request = response.request
+    head = f"{status} {response.reason_phrase or 'Error'}".rstrip()
+    where = f" ({request.method} {request.url.path})"
+    error, detail = _error_fields(data)
+    explanation: str | None = None
+    if isinstance(detail, list):
+        detail_items: list[Any] = detail  # pyright: ignore[reportUnknownVariableType]
+        explanation = _describe_validation_items(detail_items) or None
+    elif isinstance(detail, str):
+        explanation = detail
+    if explanation is not None and error and error != detail and error not in head:
+        explanation = f"{error}: {explanation}"
+    elif explanation is None and error:
+        explanation = error
+    if status == 404 and error is None and "polar-version" not in response.headers:
+        # The API answers an unsupported Polar-Version with a bare 404 that, unlike a
+        # missing route, carries no polar-version header.
+        explanation = (
+            f"{explanation or 'Not Found'}; the server did not accept Polar-Version "
+            f"{polar_version!r} (the API version this SDK speaks), or the route does not exist"
+        )
+    if status == 429:
+        retry_after = parse_retry_after(response.headers.get("retry-after"))
+        if retry_after is not None:
+            explanation = (
+                f"{explanation + '; ' if explanation else ''}retry after {retry_after:g} s"
+            )
+    if 300 <= status < 400 and "location" in response.headers:
+        explanation = f"unexpected redirect to {response.headers['location']}"
+    if explanation is None and response.content and not isinstance(data, (dict, list)):
+        snippet = response.text.strip().replace("\n", " ")
+        explanation = snippet[:200] + ("..." if len(snippet) > 200 else "")
+    return f"{head}{where}" + (f": {explanation}" if explanation else "")
+
+
+def make_status_error(
+    response: httpx.Response, *, polar_version: str, converter: Any = None
+) -> APIException:
+    """Build the right `APIException` subclass for an unexpected response (body already read)."""
+    data: Any = None
+    if response.content:
+        try:
+            data = json.loads(response.content)
+        except ValueError:
+            data = None
+    status = response.status_code
+    cls = _STATUS_ERRORS.get(status)
+    if cls is None:
+        cls = ServerError if status >= 500 else APIException
+    exc = cls(_message(response, data, polar_version), response=response, data=data)
+    if cls is HTTPValidationError:
+        exc.detail = _validation_detail(data, converter)
+    return exc
+
+
+def _validation_detail(data: Any, converter: Any) -> list[ValidationError]:
+    from .models import ValidationError
+
+    obj = _as_object(data)
+    items: Any = obj.get("detail") if obj is not None else None
+    if not isinstance(items, list) or converter is None:
+        return []
+    result: list[ValidationError] = []
+    item_list: list[Any] = items  # pyright: ignore[reportUnknownVariableType]
+    for item in item_list:
+        if not isinstance(item, dict):
+            continue
+        try:
+            result.append(converter.structure(item, ValidationError))
+        except Exception:  # a malformed item must not hide the 422 itself
+            continue
+    return result

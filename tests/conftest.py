@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fakeapi import FakePolarAPI
+
+TOKEN = "polar_oat_testTokenForTheFakeApi0000000000000000000000"
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def fixtures_dir() -> Path | None:
+    """The recorded-exchange directory from POLAR_FIXTURES_DIR, or None when unset."""
+    value = os.environ.get("POLAR_FIXTURES_DIR")
+    if not value:
+        if _in_ci():
+            raise RuntimeError("POLAR_FIXTURES_DIR must be set in CI (see .ci/run)")
+        return None
+    path = Path(value)
+    if not path.is_dir():
+        raise RuntimeError(f"POLAR_FIXTURES_DIR={value} is not a directory")
+    return path
+
+
+def require_fixtures() -> Path:
+    path = fixtures_dir()
+    if path is None:
+        pytest.skip("POLAR_FIXTURES_DIR is not set; it points at ../shared/polar-fixtures")
+    return path
+
+
+def load_case(path: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
+def session_case_paths() -> list[Path]:
+    """Every recorded exchange with POST /v1/customer-sessions* (both fixture folders)."""
+    root = fixtures_dir()
+    if root is None:
+        return []
+    paths = sorted(root.glob("customer-sessions/*.json")) + sorted(
+        root.glob("api/customer_sessions/*.json")
+    )
+    result = []
+    for p in paths:
+        case = load_case(p)
+        if case["request"]["path"].startswith("/v1/customer-sessions"):
+            result.append(p)
+    return result
+
+
+@pytest.fixture(scope="session")
+def fake_api_server() -> Iterator[FakePolarAPI]:
+    server = FakePolarAPI()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def fake_api(fake_api_server: FakePolarAPI) -> Iterator[FakePolarAPI]:
+    fake_api_server.reset()
+    yield fake_api_server
+    fake_api_server.reset()
+
+
+@pytest.fixture(params=["asyncio"])
+def anyio_backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)

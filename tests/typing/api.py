@@ -1,0 +1,54 @@
+"""Type-checked only (mypy --strict, pyright strict): how the public API reads to a checker.
+
+Lines marked `type: ignore[...]` must be errors: both checkers flag an unused ignore.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from typing_extensions import assert_type
+
+from polar_sdk import AsyncPolar
+from polar_sdk.errors import APIException, HTTPValidationError, PolarError
+from polar_sdk.models import (
+    CustomerSession,
+    CustomerSessionCustomerExternalIDCreate,
+    CustomerSessionCustomerIDCreate,
+    ValidationError,
+)
+
+
+async def usage() -> None:
+    async with AsyncPolar("polar_oat_x", server="sandbox", timeout=5.0) as polar:
+        s = await polar.customer_sessions.create(customer_id="x", return_url="https://e.com")
+        assert_type(s, CustomerSession)
+        assert_type(s.expires_at, datetime)
+        assert_type(s.customer_portal_url, str)
+        await polar.customer_sessions.create(external_customer_id="usr_1", member_id=None)
+        await polar.customer_sessions.create(
+            request=CustomerSessionCustomerExternalIDCreate(external_customer_id="usr_1")
+        )
+        await polar.customer_sessions.create(
+            request=CustomerSessionCustomerIDCreate(customer_id="x"), timeout=None
+        )
+        try:
+            await polar.customer_sessions.create(customer_id="x")
+        except HTTPValidationError as exc:
+            assert_type(exc.detail, list[ValidationError])
+            assert_type(exc.status_code, int)
+        except APIException as exc:
+            assert_type(exc.body, str)
+        except PolarError:
+            pass
+
+
+async def misuse(polar: AsyncPolar) -> None:
+    await polar.customer_sessions.create(  # type: ignore[call-overload]
+        customer_id="x", external_customer_id="y"
+    )
+    await polar.customer_sessions.create()  # type: ignore[call-overload]
+    await polar.customer_sessions.create(  # type: ignore[call-overload]
+        request=CustomerSessionCustomerIDCreate(customer_id="x"), return_url="https://e.com"
+    )
+    AsyncPolar(server="staging")  # type: ignore[arg-type]
