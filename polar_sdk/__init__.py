@@ -15,11 +15,11 @@ from ._types import NOT_GIVEN, NotGiven
 from ._version import __version__
 
 __all__ = [
-    "NOT_GIVEN",
-    "POLAR_VERSION",
     "APIException",
     "AsyncPolar",
+    "NOT_GIVEN",
     "NotGiven",
+    "POLAR_VERSION",
     "PolarError",
     "__version__",
 ]

@@ -1,0 +1,98 @@
+"""The curated public surface: `__all__` lists are sorted, complete and importable."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from pathlib import Path
+
+import pytest
+
+EXPECTED = {
+    "polar_sdk": {
+        "NOT_GIVEN",
+        "POLAR_VERSION",
+        "APIException",
+        "AsyncPolar",
+        "NotGiven",
+        "PolarError",
+        "__version__",
+    },
+    "polar_sdk.errors": {
+        "APIConnectionError",
+        "APIException",
+        "APITimeoutError",
+        "AuthenticationError",
+        "BadRequestError",
+        "ClientClosedError",
+        "ConfigurationError",
+        "ConflictError",
+        "HTTPValidationError",
+        "InvalidRequestError",
+        "NotFoundError",
+        "PermissionDeniedError",
+        "PolarError",
+        "RateLimitError",
+        "ResponseDecodeError",
+        "ServerError",
+    },
+    "polar_sdk.models": {
+        "Address",
+        "CountryAlpha2",
+        "Customer",
+        "CustomerIndividual",
+        "CustomerSession",
+        "CustomerSessionCreate",
+        "CustomerSessionCustomerExternalIDCreate",
+        "CustomerSessionCustomerIDCreate",
+        "CustomerTeam",
+        "MetadataValue",
+        "TaxIDFormat",
+        "UnknownCustomer",
+        "ValidationError",
+    },
+}
+
+
+@pytest.mark.parametrize("module_name", sorted(EXPECTED))
+def test_all_is_curated(module_name: str) -> None:
+    module = importlib.import_module(module_name)
+    exported = list(module.__all__)
+    assert set(exported) == EXPECTED[module_name]
+    assert exported == sorted(exported)
+    for name in exported:
+        assert hasattr(module, name), name
+
+
+@pytest.mark.parametrize("module_name", sorted(EXPECTED))
+def test_public_classes_have_docstrings(module_name: str) -> None:
+    module = importlib.import_module(module_name)
+    for name in module.__all__:
+        obj = getattr(module, name)
+        if inspect.isclass(obj):
+            assert inspect.getdoc(obj), f"{module_name}.{name} has no docstring"
+
+
+def test_every_sdk_error_derives_from_polar_error() -> None:
+    errors = importlib.import_module("polar_sdk.errors")
+    for name in errors.__all__:
+        assert issubclass(getattr(errors, name), errors.PolarError), name
+    assert not issubclass(errors.APIConnectionError, errors.APIException)
+    assert issubclass(errors.APITimeoutError, errors.APIConnectionError)
+    for name in (
+        "AuthenticationError",
+        "PermissionDeniedError",
+        "NotFoundError",
+        "ConflictError",
+        "RateLimitError",
+        "ServerError",
+        "HTTPValidationError",
+        "BadRequestError",
+    ):
+        assert issubclass(getattr(errors, name), errors.APIException), name
+
+
+def test_package_is_typed() -> None:
+    import polar_sdk
+
+    assert Path(polar_sdk.__file__).with_name("py.typed").is_file()
