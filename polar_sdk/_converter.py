@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 import sys
+import types
 import typing
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -35,7 +36,20 @@ __all__ = ["configure_converter", "make_converter"]
 _FRACTION = re.compile(r"\.(\d+)")
 
 
+_NONE_TYPE = type(None)
+_UNION_ORIGINS = (Union, types.UnionType)
+_FROMISOFORMAT_READS_Z = sys.version_info >= (3, 11)
+
+
 def _parse_datetime(value: Any, _: Any = None) -> datetime:
+    if _FROMISOFORMAT_READS_Z and type(value) is str:
+        # Fast path: 3.11+ reads "Z" and any number of fraction digits itself.
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=timezone.utc)
     if isinstance(value, datetime):
         parsed = value
     elif isinstance(value, str):
@@ -66,6 +80,48 @@ def _structure_str(value: Any, _: Any = None) -> str:
     if type(value) is str:
         return value
     raise TypeError(f"expected a string, got {type(value).__name__}")
+
+
+def _structure_optional_str(value: Any, _: Any = None) -> str | None:
+    if value is None or type(value) is str:
+        return value
+    raise TypeError(f"expected a string or null, got {type(value).__name__}")
+
+
+def _structure_optional_datetime(value: Any, _: Any = None) -> datetime | None:
+    return None if value is None else _parse_datetime(value)
+
+
+def _is_optional(tp: Any) -> bool:
+    """`X | None` (either spelling), except the request-only `X | NotGiven | None`."""
+    if get_origin(tp) not in _UNION_ORIGINS:
+        return False
+    args = get_args(tp)
+    return _NONE_TYPE in args and len(args) > 1 and NotGiven not in args
+
+
+def _optional_hook_factory(converter: Converter) -> Callable[[Any], Callable[[Any, Any], Any]]:
+    """Build `X | None` hooks that look the hook for `X` up once, not on every value.
+
+    cattrs' default resolves the inner type's hook on every call, which hashes the type each
+    time; for our long `Literal` aliases that hash dominated decoding.
+    """
+
+    def factory(tp: Any) -> Callable[[Any, Any], Any]:
+        rest = tuple(a for a in get_args(tp) if a is not _NONE_TYPE)
+        inner_type: Any = rest[0] if len(rest) == 1 else Union[rest]  # noqa: UP007
+        if inner_type is str:
+            return _structure_optional_str
+        if inner_type is datetime:
+            return _structure_optional_datetime
+        inner = converter.get_structure_hook(inner_type)
+
+        def structure_optional(value: Any, _: Any) -> Any:
+            return None if value is None else inner(value, inner_type)
+
+        return structure_optional
+
+    return factory
 
 
 def _is_open_enum(tp: Any) -> bool:
@@ -135,6 +191,8 @@ def configure_converter(converter: Converter) -> None:
     converter.register_structure_hook(str, _structure_str)
     converter.register_structure_hook_func(_is_open_enum, _structure_str)
     configure_union_passthrough(Union[str, int, float, bool, None], converter)  # noqa: UP007
+    # Registered after the passthrough so that it wins for `X | None`.
+    converter.register_structure_hook_factory(_is_optional, _optional_hook_factory(converter))
     converter.register_unstructure_hook(NotGiven, lambda _: None)
 
     def request_unstructure_factory(cls: type) -> Callable[[Any], dict[str, Any]]:

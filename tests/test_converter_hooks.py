@@ -1,0 +1,90 @@
+"""The converter's specialised hooks (optional fields, date-times) keep cattrs' behaviour.
+
+These hooks exist for speed (see BENCHMARKS.md); each test pins a behaviour they must keep.
+"""
+
+from __future__ import annotations
+
+import copy
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from cattrs import BaseValidationError
+
+from polar_sdk._converter import make_converter
+from polar_sdk.models import Address, CustomerIndividual, CustomerSession
+
+_CUSTOMER: dict[str, Any] = {
+    "id": "32f1da23-861d-4749-b8e3-08a3664580a8",
+    "created_at": "2026-11-26T11:59:24.781076Z",
+    "modified_at": None,
+    "metadata": {"plan": "pro", "seats": 5},
+    "external_id": None,
+    "email": "jane@example.com",
+    "email_verified": False,
+    "type": "individual",
+    "name": "Jane",
+    "billing_address": {"country": "US", "state": "US-CA", "line1": None},
+    "tax_id": ["123456789", "us_ein"],
+    "organization_id": "859a38a9-a610-400f-a1a1-c59e48396247",
+}
+_SESSION: dict[str, Any] = {
+    "id": "a39a535f-3886-4942-ab13-a59a870bad4f",
+    "created_at": "2026-11-26T12:04:25.468330Z",
+    "token": "polar_mst_x",
+    "expires_at": "2026-11-26T13:04:25+02:00",
+    "customer_portal_url": "https://example.com/portal",
+    "customer_id": "32f1da23-861d-4749-b8e3-08a3664580a8",
+    "customer": _CUSTOMER,
+}
+
+
+def test_optional_fields_accept_null_absent_and_values() -> None:
+    converter = make_converter()
+    data = copy.deepcopy(_CUSTOMER)
+    data.pop("external_id")
+    customer = converter.structure(data, CustomerIndividual)
+    assert customer.modified_at is None
+    assert customer.external_id is None
+    assert customer.name == "Jane"
+    assert customer.billing_address == Address(country="US", state="US-CA")
+    assert customer.tax_id == ("123456789", "us_ein")
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("name", 5),
+        ("name", ["Jane"]),
+        ("modified_at", 1700000000),
+        ("modified_at", "yesterday"),
+        ("billing_address", "Main Street"),
+        ("tax_id", ["123", 7]),
+    ],
+)
+def test_optional_fields_reject_wrong_types(field: str, value: object) -> None:
+    data = copy.deepcopy(_CUSTOMER)
+    data[field] = value
+    with pytest.raises((BaseValidationError, TypeError, ValueError)):
+        make_converter().structure(data, CustomerIndividual)
+
+
+def test_datetimes_are_aware_whatever_the_wire_spelling() -> None:
+    data = copy.deepcopy(_SESSION)
+    data["modified_at"] = "2026-11-26T12:04:25"  # no offset: read as UTC
+    session = make_converter().structure(data, CustomerSession)
+    assert session.created_at == datetime(2026, 11, 26, 12, 4, 25, 468330, tzinfo=timezone.utc)
+    assert session.expires_at.utcoffset() == timedelta(hours=2)
+    assert session.modified_at == datetime(2026, 11, 26, 12, 4, 25, tzinfo=timezone.utc)
+    assert session.customer.created_at.tzinfo is not None
+
+
+def test_unknown_enum_values_survive_in_optional_fields() -> None:
+    data = copy.deepcopy(_CUSTOMER)
+    data["billing_address"] = {"country": "XQ"}
+    data["tax_id"] = ["42", "zz_new_format"]
+    customer = make_converter().structure(data, CustomerIndividual)
+    assert customer.billing_address is not None
+    assert customer.billing_address.country == "XQ"
+    assert customer.tax_id == ("42", "zz_new_format")
