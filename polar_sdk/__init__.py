@@ -11,6 +11,7 @@ Models live in `polar_sdk.models`, errors in `polar_sdk.errors`.
 from ._client import AsyncPolar
 from ._config import POLAR_VERSION
 from ._exceptions import APIException, PolarError
+from ._retry import RetryEvent, RetryPolicy
 from ._types import NOT_GIVEN, NotGiven
 from ._version import __version__
 
@@ -21,5 +22,7 @@ __all__ = [
     "NotGiven",
     "POLAR_VERSION",
     "PolarError",
+    "RetryEvent",
+    "RetryPolicy",
     "__version__",
 ]

@@ -11,11 +11,15 @@ import httpx
 from ._config import DEFAULT_TIMEOUT, ENV_TOKEN, SERVERS, ServerName
 from ._converter import make_converter
 from ._exceptions import ConfigurationError
-from ._http import HTTPCore
+from ._http import HTTPCore, as_timeout
+from ._retry import RetryPolicy
 from ._types import NOT_GIVEN, NotGivenOr, TimeoutTypes
 from .resources import AsyncCustomerSessions
 
 __all__ = ["AsyncPolar"]
+
+DEFAULT_RETRY = RetryPolicy()
+"""The policy `AsyncPolar` uses unless told otherwise."""
 
 _CONVERTER = make_converter()
 
@@ -88,6 +92,12 @@ class AsyncPolar:
             (10 s to connect), or, with `http_client`, that client's own timeout.
         http_client: your own `httpx.AsyncClient` (its limits, proxies, transport and
             timeouts are respected). You keep ownership: `aclose()` leaves it open.
+        retry: the `RetryPolicy` for every call (each method also takes `retry=`); `None`
+            disables retries. The default retries only what cannot run twice: see RetryPolicy.
+        limits: connection-pool limits of the SDK's own httpx client (httpx's defaults: 100
+            connections, 20 kept alive).
+        max_in_flight: at most this many requests at once per event loop; more calls wait
+            their turn. `None` (the default) leaves queueing to the connection pool.
         allow_insecure_http: permit a plain-http `base_url` on a non-loopback host.
 
     Raises:
@@ -105,16 +115,33 @@ class AsyncPolar:
         base_url: str | None = None,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         http_client: httpx.AsyncClient | None = None,
+        retry: RetryPolicy | None = DEFAULT_RETRY,
+        limits: httpx.Limits | None = None,
+        max_in_flight: int | None = None,
         allow_insecure_http: bool = False,
     ) -> None:
         token = _resolve_token(access_token)
+        if max_in_flight is not None and max_in_flight < 1:
+            raise ConfigurationError(f"max_in_flight must be at least 1, got {max_in_flight}")
+        if http_client is not None and limits is not None:
+            raise ConfigurationError("limits= applies to the SDK's own client; set them on yours")
+        client_timeout = DEFAULT_TIMEOUT if timeout is NOT_GIVEN else as_timeout(timeout)
+        pool_limits = limits or httpx.Limits()
+
+        def make_client() -> httpx.AsyncClient:
+            return httpx.AsyncClient(
+                timeout=client_timeout, limits=pool_limits, follow_redirects=False
+            )
+
         self._http = HTTPCore(
             token=token,
             base_url=_resolve_base_url(server, base_url, allow_insecure_http),
             converter=_CONVERTER,
             timeout=timeout,
             http_client=http_client,
-            default_timeout=DEFAULT_TIMEOUT,
+            make_client=make_client,
+            retry=retry,
+            max_in_flight=max_in_flight,
         )
         self.customer_sessions = AsyncCustomerSessions(self._http)
 
@@ -122,6 +149,11 @@ class AsyncPolar:
     def base_url(self) -> str:
         """The API root requests go to, e.g. `https://api.polar.sh`."""
         return self._http.base_url
+
+    @property
+    def retry(self) -> RetryPolicy:
+        """The client's default retry policy."""
+        return self._http.retry
 
     @property
     def closed(self) -> bool:

@@ -1,17 +1,27 @@
-"""The only module that talks to httpx: build a request, send it, map failures, decode.
+"""The only module that talks to httpx: build a request, send it, retry, map failures, decode.
 
 Resource methods call `HTTPCore.request()` with a method, a path, an optional attrs body and
 the model the success answer decodes to. Everything that can go wrong on the way comes back
 as a `PolarError` subclass with the original exception chained.
+
+Event loops: connections belong to the event loop that opened them, so a client the SDK owns is
+kept per running loop. When a loop ends (the end of `asyncio.run()`, a test's loop, `trio.run`),
+the loop finalises a small async generator the SDK parked on it, and that closes the loop's
+connections while the loop can still run them. One `AsyncPolar` therefore works across any
+number of loops, one after another or side by side in threads.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import math
 import time
+from collections.abc import AsyncGenerator, Callable
 from typing import Any, TypeVar
 
+import anyio
 import httpx
 from cattrs import BaseValidationError, Converter, transform_error
 
@@ -22,40 +32,99 @@ from ._exceptions import (
     ClientClosedError,
     ResponseDecodeError,
     make_status_error,
+    parse_retry_after,
 )
+from ._retry import NO_RETRY, RetryEvent, RetryPolicy
 from ._types import NOT_GIVEN, NotGivenOr, TimeoutTypes
 
-__all__ = ["HTTPCore"]
+__all__ = ["HTTPCore", "as_timeout"]
 
 _T = TypeVar("_T")
 
 logger = logging.getLogger("polar_sdk")
 
 
-def _as_timeout(value: TimeoutTypes) -> httpx.Timeout:
+def as_timeout(value: TimeoutTypes) -> httpx.Timeout:
     return value if isinstance(value, httpx.Timeout) else httpx.Timeout(value)
 
 
+def _cap_timeout(timeout: httpx.Timeout, remaining: float) -> httpx.Timeout:
+    def cap(value: float | None) -> float:
+        return remaining if value is None else min(value, remaining)
+
+    return httpx.Timeout(
+        connect=cap(timeout.connect),
+        read=cap(timeout.read),
+        write=cap(timeout.write),
+        pool=cap(timeout.pool),
+    )
+
+
+def _current_loop() -> object:
+    """The running event loop (asyncio) or run (trio), used as the key of its connections."""
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        import trio  # only reached under trio, so it is importable
+
+        return trio.lowlevel.current_trio_token()
+
+
+class _LoopClient:
+    """An owned `httpx.AsyncClient` bound to one event loop, plus the guard that closes it."""
+
+    __slots__ = ("client", "closed", "guard", "loop")
+
+    def __init__(self, loop: object, client: httpx.AsyncClient) -> None:
+        self.loop = loop
+        self.client = client
+        self.closed = False
+        self.guard: AsyncGenerator[None, None] | None = None
+
+    def dead(self) -> bool:
+        if self.closed:
+            return True
+        is_closed = getattr(self.loop, "is_closed", None)
+        return bool(is_closed is not None and is_closed())
+
+
+async def _close_at_loop_end(entry: _LoopClient) -> AsyncGenerator[None, None]:
+    # Parked on its loop; the loop calls aclose() on it when it shuts down.
+    try:
+        yield
+    finally:
+        entry.closed = True
+        await entry.client.aclose()
+
+
 class HTTPCore:
-    """Sends Polar requests on one `httpx.AsyncClient` and turns answers into models or errors.
+    """Sends Polar requests with retries and turns answers into models or errors.
 
     Args:
         token: the bearer token; kept only inside prepared header dicts, never logged.
         base_url: scheme and host, without a trailing slash.
         converter: the cattrs converter for bodies and answers.
         timeout: the default timeout, or `NOT_GIVEN` to use the client's own.
-        http_client: a caller-owned client (left open on close), or `None` to own one.
+        http_client: a caller-owned client (left open on close), or `None` to own them.
+        make_client: builds an owned client (one per event loop).
+        retry: the default retry policy (`None` disables retries).
+        max_in_flight: at most this many requests at once per event loop (`None`: no limit).
     """
 
     __slots__ = (
         "_base_url",
-        "_client",
         "_closed",
         "_converter",
+        "_current",
         "_headers",
         "_json_headers",
-        "_owns_client",
+        "_limiters",
+        "_loops",
+        "_make_client",
+        "_max_in_flight",
+        "_retry",
         "_timeout",
+        "_user_client",
     )
 
     def __init__(
@@ -66,7 +135,9 @@ class HTTPCore:
         converter: Converter,
         timeout: NotGivenOr[TimeoutTypes],
         http_client: httpx.AsyncClient | None,
-        default_timeout: httpx.Timeout,
+        make_client: Callable[[], httpx.AsyncClient],
+        retry: RetryPolicy | None,
+        max_in_flight: int | None = None,
     ) -> None:
         self._base_url = base_url
         self._converter = converter
@@ -78,17 +149,17 @@ class HTTPCore:
         }
         self._json_headers = {**self._headers, "Content-Type": "application/json"}
         self._closed = False
-        if http_client is None:
-            self._owns_client = True
-            self._timeout: httpx.Timeout | None = None  # the client carries it
-            self._client = httpx.AsyncClient(
-                timeout=default_timeout if timeout is NOT_GIVEN else _as_timeout(timeout),
-                follow_redirects=False,
-            )
-        else:
-            self._owns_client = False
-            self._client = http_client
-            self._timeout = None if timeout is NOT_GIVEN else _as_timeout(timeout)
+        self._user_client = http_client
+        self._make_client = make_client
+        # Owned clients keep their timeout inside; a caller's client gets ours per request.
+        self._timeout = (
+            as_timeout(timeout) if http_client is not None and timeout is not NOT_GIVEN else None
+        )
+        self._retry = retry or NO_RETRY
+        self._max_in_flight = max_in_flight
+        self._loops: list[_LoopClient] = []
+        self._current: _LoopClient | None = None
+        self._limiters: dict[object, anyio.CapacityLimiter] = {}
 
     def __repr__(self) -> str:
         return f"<HTTPCore base_url={self._base_url!r}>"
@@ -103,14 +174,66 @@ class HTTPCore:
         """Whether `aclose()` was called."""
         return self._closed
 
+    @property
+    def retry(self) -> RetryPolicy:
+        """The default retry policy."""
+        return self._retry
+
+    # clients per event loop --------------------------------------------------------------
+    async def _client(self) -> httpx.AsyncClient:
+        if self._user_client is not None:
+            return self._user_client
+        loop = _current_loop()
+        current = self._current
+        if current is not None and current.loop is loop and not current.closed:
+            return current.client
+        return await self._bind_loop(loop)
+
+    async def _bind_loop(self, loop: object) -> httpx.AsyncClient:
+        self._loops = [e for e in self._loops if not e.dead()]
+        for entry in self._loops:
+            if entry.loop is loop:
+                self._current = entry
+                return entry.client
+        entry = _LoopClient(loop, self._make_client())
+        guard = _close_at_loop_end(entry)
+        await guard.asend(None)
+        entry.guard = guard
+        self._loops.append(entry)
+        self._current = entry
+        return entry.client
+
+    def _limiter(self) -> anyio.CapacityLimiter | None:
+        if self._max_in_flight is None:
+            return None
+        loop = _current_loop()
+        limiter = self._limiters.get(loop)
+        if limiter is None:
+            self._limiters = {k: v for k, v in self._limiters.items() if not _is_closed(k)}
+            limiter = self._limiters[loop] = anyio.CapacityLimiter(self._max_in_flight)
+        return limiter
+
     async def aclose(self) -> None:
-        """Close the owned client; a caller's client is left open."""
+        """Close owned connections (of the running loop; ended loops closed theirs)."""
         if self._closed:
             return
         self._closed = True
-        if self._owns_client:
-            await self._client.aclose()
+        if self._user_client is not None:
+            return
+        try:
+            loop: object | None = _current_loop()
+        except Exception:  # pragma: no cover - not inside an event loop
+            loop = None
+        for entry in self._loops:
+            if entry.loop is loop and not entry.closed:
+                entry.closed = True
+                await entry.client.aclose()
+                if entry.guard is not None:
+                    await entry.guard.aclose()
+        self._loops = [e for e in self._loops if not e.dead()]
+        self._current = None
 
+    # requests ------------------------------------------------------------------------------
     async def request(
         self,
         method: str,
@@ -120,8 +243,9 @@ class HTTPCore:
         expected_status: int,
         body: object = None,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
+        retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
     ) -> _T:
-        """Send one request and decode the expected answer into `response_type`."""
+        """Send one call (with retries) and decode the expected answer into `response_type`."""
         if self._closed:
             raise ClientClosedError("this Polar client is closed; create a new one")
         if body is None:
@@ -132,44 +256,143 @@ class HTTPCore:
                 self._converter.unstructure(body), ensure_ascii=False, separators=(",", ":")
             ).encode()
             headers = self._json_headers
-        client = self._client
+        policy = self._retry if retry is NOT_GIVEN else (retry or NO_RETRY)
         if timeout is not NOT_GIVEN:
-            request_timeout: Any = _as_timeout(timeout)
-        elif self._timeout is not None:
-            request_timeout = self._timeout
+            request_timeout: httpx.Timeout | None = as_timeout(timeout)
         else:
-            request_timeout = httpx.USE_CLIENT_DEFAULT
-        request = client.build_request(
-            method, self._base_url + path, content=content, headers=headers, timeout=request_timeout
-        )
-        started = time.perf_counter()
-        try:
-            response = await client.send(request)
-        except httpx.TimeoutException as exc:
-            raise APITimeoutError(
-                f"{type(exc).__name__}: no complete answer in time for {method} {path}"
-                f" on {self._base_url}",
-                request=request,
-            ) from exc
-        except httpx.TransportError as exc:
-            reason = str(exc) or type(exc).__name__
-            raise APIConnectionError(
-                f"{type(exc).__name__} for {method} {path} on {self._base_url}: {reason}",
-                request=request,
-            ) from exc
-        if logger.isEnabledFor(logging.DEBUG):
-            logger.debug(
-                "%s %s -> %d in %.1f ms",
-                method,
-                path,
-                response.status_code,
-                (time.perf_counter() - started) * 1000,
-            )
+            request_timeout = self._timeout
+        limiter = self._limiter()
+        if limiter is None:
+            response = await self._send(method, path, content, headers, request_timeout, policy)
+        else:
+            async with limiter:
+                response = await self._send(method, path, content, headers, request_timeout, policy)
         if response.status_code != expected_status:
             raise make_status_error(
                 response, polar_version=POLAR_VERSION, converter=self._converter
             )
         return self._decode(response, response_type)
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        content: bytes | None,
+        headers: dict[str, str],
+        timeout: httpx.Timeout | None,
+        policy: RetryPolicy,
+    ) -> httpx.Response:
+        """Send until a final answer: the expected one, or one not worth retrying."""
+        client = await self._client()
+        url = self._base_url + path
+        started = time.monotonic()
+        deadline = None if policy.deadline is None else started + policy.deadline
+        attempt = 0
+        while True:
+            attempt += 1
+            attempt_timeout: Any = timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT
+            remaining = math.inf
+            if deadline is not None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise self._deadline_error(method, path, policy, attempt - 1, None)
+                attempt_timeout = _cap_timeout(timeout or client.timeout, remaining)
+            request = client.build_request(
+                method, url, content=content, headers=headers, timeout=attempt_timeout
+            )
+            try:
+                if deadline is None:
+                    response = await client.send(request)
+                else:
+                    # Backstop for answers that trickle in: no single read times out, but the
+                    # whole call must still end by the deadline.
+                    with anyio.fail_after(remaining):
+                        response = await client.send(request)
+            except TimeoutError as exc:
+                raise self._deadline_error(method, path, policy, attempt, request) from exc
+            except httpx.TransportError as exc:
+                if attempt < policy.max_attempts and policy.retries_exception(method, exc):
+                    delay = policy.backoff(attempt)
+                    if self._fits(deadline, delay):
+                        await self._wait(policy, attempt, delay, type(exc).__name__, method, path)
+                        continue
+                raise _transport_error(exc, method, path, self._base_url, request, attempt) from exc
+            status = response.status_code
+            if logger.isEnabledFor(logging.DEBUG):
+                logger.debug(
+                    "%s %s -> %d in %.1f ms (attempt %d)",
+                    method,
+                    path,
+                    status,
+                    (time.monotonic() - started) * 1000,
+                    attempt,
+                )
+            if (
+                status >= 400
+                and attempt < policy.max_attempts
+                and policy.retries_status(method, status)
+            ):
+                hinted = parse_retry_after(response.headers.get("retry-after"))
+                delay = (
+                    min(hinted, policy.max_retry_after)
+                    if hinted is not None
+                    else policy.backoff(attempt)
+                )
+                if self._fits(deadline, delay):
+                    await self._wait(
+                        policy, attempt, delay, f"status {status}", method, path, status
+                    )
+                    continue
+            return response
+
+    @staticmethod
+    def _fits(deadline: float | None, delay: float) -> bool:
+        return deadline is None or time.monotonic() + delay < deadline
+
+    @staticmethod
+    async def _wait(
+        policy: RetryPolicy,
+        attempt: int,
+        delay: float,
+        reason: str,
+        method: str,
+        path: str,
+        status: int | None = None,
+    ) -> None:
+        logger.info(
+            "%s %s failed (%s, attempt %d); retrying in %.2f s",
+            method,
+            path,
+            reason,
+            attempt,
+            delay,
+        )
+        if policy.on_retry is not None:
+            policy.on_retry(
+                RetryEvent(
+                    attempt=attempt,
+                    delay=delay,
+                    reason=reason,
+                    method=method,
+                    path=path,
+                    status_code=status,
+                )
+            )
+        await anyio.sleep(delay)
+
+    def _deadline_error(
+        self,
+        method: str,
+        path: str,
+        policy: RetryPolicy,
+        attempts: int,
+        request: httpx.Request | None,
+    ) -> APITimeoutError:
+        return APITimeoutError(
+            f"deadline of {policy.deadline:g} s ran out for {method} {path} on {self._base_url}"
+            f" after {attempts} attempt{'s' if attempts != 1 else ''}",
+            request=request,
+        )
 
     def _decode(self, response: httpx.Response, response_type: type[_T]) -> _T:
         request = response.request
@@ -190,3 +413,32 @@ class HTTPCore:
                 f"the {what} does not match {response_type.__name__}: " + "; ".join(problems),
                 response=response,
             ) from exc
+
+
+def _is_closed(loop: object) -> bool:
+    is_closed = getattr(loop, "is_closed", None)
+    return bool(is_closed is not None and is_closed())
+
+
+def _transport_error(
+    exc: httpx.TransportError,
+    method: str,
+    path: str,
+    base_url: str,
+    request: httpx.Request,
+    attempts: int,
+) -> APIConnectionError:
+    tries = f" after {attempts} attempts" if attempts > 1 else ""
+    if isinstance(exc, httpx.TimeoutException):
+        error: APIConnectionError = APITimeoutError(
+            f"{type(exc).__name__}: no complete answer in time for {method} {path}"
+            f" on {base_url}{tries}",
+            request=request,
+        )
+    else:
+        reason = str(exc) or type(exc).__name__
+        error = APIConnectionError(
+            f"{type(exc).__name__} for {method} {path} on {base_url}{tries}: {reason}",
+            request=request,
+        )
+    return error

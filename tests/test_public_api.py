@@ -16,6 +16,8 @@ EXPECTED = {
         "AsyncPolar",
         "NotGiven",
         "PolarError",
+        "RetryEvent",
+        "RetryPolicy",
         "__version__",
     },
     "polar_sdk.errors": {

@@ -6,6 +6,7 @@ from typing import overload
 
 from .._exceptions import InvalidRequestError
 from .._http import HTTPCore
+from .._retry import RetryPolicy
 from .._types import NOT_GIVEN, NotGiven, NotGivenOr, TimeoutTypes
 from ..models import (
     CustomerSession,
@@ -34,6 +35,7 @@ class AsyncCustomerSessions:
         external_member_id: str | NotGiven | None = NOT_GIVEN,
         return_url: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
+        retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
     ) -> CustomerSession: ...
 
     @overload
@@ -45,6 +47,7 @@ class AsyncCustomerSessions:
         external_member_id: str | NotGiven | None = NOT_GIVEN,
         return_url: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
+        retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
     ) -> CustomerSession: ...
 
     @overload
@@ -53,6 +56,7 @@ class AsyncCustomerSessions:
         *,
         request: CustomerSessionCreate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
+        retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
     ) -> CustomerSession: ...
 
     async def create(
@@ -65,6 +69,7 @@ class AsyncCustomerSessions:
         external_member_id: str | NotGiven | None = NOT_GIVEN,
         return_url: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
+        retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
     ) -> CustomerSession:
         """Create a customer session and return it with its portal URL.
 
@@ -73,8 +78,9 @@ class AsyncCustomerSessions:
         For a team customer, also name the member (`member_id` or `external_member_id`).
         `return_url` adds a back link in the portal. Arguments left out are not sent.
 
-        Needs a token with the `customer_sessions:write` scope. `timeout` overrides the
-        client's timeout for this call only.
+        Needs a token with the `customer_sessions:write` scope. `timeout` and `retry`
+        override the client's settings for this call only. By default a failed create is
+        retried only when the server cannot have acted on it (no connection, 429, 503).
 
         Raises:
             InvalidRequestError: the arguments cannot succeed (both ids, no id, a malformed
@@ -98,6 +104,7 @@ class AsyncCustomerSessions:
             response_type=CustomerSession,
             expected_status=201,
             timeout=timeout,
+            retry=retry,
         )
 
 
