@@ -9,7 +9,14 @@ nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = True
 
 PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
-TEST_DEPS = ["pytest>=8", "uvicorn>=0.30", "starlette>=0.37", "trio>=0.25", "fastapi>=0.110"]
+TEST_DEPS = [
+    "pytest>=8",
+    "pytest-asyncio>=0.24",
+    "uvicorn>=0.30",
+    "starlette>=0.37",
+    "trio>=0.25",
+    "fastapi>=0.110",
+]
 
 
 @nox.session(python=PYTHONS)
