@@ -489,12 +489,15 @@ class FakePolar:
         denied = self._check_auth(headers.get("authorization"), version)
         if denied is not None:
             return denied
-        return self._create_session(body, version)
+        return self._create_session(body, headers, version)
 
     def _check_auth(self, authorization: str | None, version: str) -> _Answer | None:
         scheme, _, credentials = (authorization or "").partition(" ")
         credentials = credentials.strip()
-        if scheme.lower() != "bearer" or not credentials:
+        # Customer-session tokens are not access tokens: the server answers them like a
+        # missing header, not like an unknown token.
+        session_token = credentials.startswith(("polar_mst_", "polar_cst_"))
+        if scheme.lower() != "bearer" or not credentials or session_token:
             return _json_answer(
                 401,
                 {"error": "Unauthorized", "detail": "Unauthorized"},
@@ -528,7 +531,11 @@ class FakePolar:
             )
         return None
 
-    def _create_session(self, body: bytes, version: str) -> _Answer:
+    def _create_session(self, body: bytes, headers: dict[str, str], version: str) -> _Answer:
+        content_type = headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type != "application/json":
+            # The server does not parse other content types: the body is one string.
+            return self._check_and_create(body.decode("utf-8", "replace"), version)
         try:
             data: Any = json.loads(body)
         except ValueError as exc:
@@ -542,6 +549,9 @@ class FakePolar:
                 "ctx": {"error": reason},
             }
             return _validation_error([item], "RequestValidationError", version)
+        return self._check_and_create(data, version)
+
+    def _check_and_create(self, data: object, version: str) -> _Answer:
         parsed = check_create_body(data)
         if isinstance(parsed, list):
             return _validation_error(parsed, "RequestValidationError", version)
