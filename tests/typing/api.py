@@ -9,7 +9,7 @@ from datetime import datetime
 
 from typing_extensions import assert_type
 
-from polar_sdk import AsyncPolar
+from polar_sdk import AsyncPolar, RetryEvent, RetryPolicy
 from polar_sdk.errors import APIException, HTTPValidationError, PolarError
 from polar_sdk.models import (
     CustomerSession,
@@ -32,6 +32,11 @@ async def usage() -> None:
         await polar.customer_sessions.create(
             request=CustomerSessionCustomerIDCreate(customer_id="x"), timeout=None
         )
+        await polar.customer_sessions.create(
+            external_customer_id="usr_1", retry=RetryPolicy(max_attempts=5), timeout=2.5
+        )
+        await polar.customer_sessions.create(external_customer_id="usr_1", retry=None)
+
         try:
             await polar.customer_sessions.create(customer_id="x")
         except HTTPValidationError as exc:
@@ -52,3 +57,12 @@ async def misuse(polar: AsyncPolar) -> None:
         request=CustomerSessionCustomerIDCreate(customer_id="x"), return_url="https://e.com"
     )
     AsyncPolar(server="staging")  # type: ignore[arg-type]
+
+
+def on_retry(event: RetryEvent) -> None:
+    assert_type(event.delay, float)
+    assert_type(event.status_code, int | None)
+
+
+def configured() -> AsyncPolar:
+    return AsyncPolar(retry=RetryPolicy(deadline=10.0, on_retry=on_retry), max_in_flight=8)
