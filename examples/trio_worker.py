@@ -1,0 +1,156 @@
+"""Create portal sessions for a batch of customers with bounded concurrency (trio).
+
+The trio twin of `asyncio_worker.py`: `AsyncPolar` runs on trio unchanged (it is built on
+httpx and anyio). A fixed number of workers in one nursery read customer ids from a memory
+channel and share one client; per-item failures are recorded without stopping the batch, a
+rejected token stops it early, and a report is printed at the end.
+
+    POLAR_ACCESS_TOKEN=... python examples/trio_worker.py ID [ID ...] [--concurrency 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+
+import trio
+
+from polar_sdk import AsyncPolar
+from polar_sdk.errors import (
+    APIException,
+    AuthenticationError,
+    ConfigurationError,
+    HTTPValidationError,
+    PermissionDeniedError,
+    PolarError,
+)
+from polar_sdk.models import CustomerSession
+
+Deliver = Callable[[str, CustomerSession], Awaitable[None]]
+
+
+@dataclass
+class Report:
+    """What happened to each item of a batch."""
+
+    succeeded: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    not_attempted: list[str] = field(default_factory=list)
+    aborted: str | None = None
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        """A short human-readable report."""
+        total = len(self.succeeded) + len(self.failed) + len(self.not_attempted)
+        lines = [
+            f"processed {len(self.succeeded) + len(self.failed)} of {total} customers "
+            f"in {self.seconds:.2f} s: {len(self.succeeded)} ok, {len(self.failed)} failed, "
+            f"{len(self.not_attempted)} not attempted"
+        ]
+        for reason, count in Counter(self.failed.values()).most_common():
+            lines.append(f"  {count} x {reason}")
+        if self.aborted:
+            lines.append(f"stopped early: {self.aborted}")
+        return "\n".join(lines)
+
+
+def describe(exc: PolarError) -> str:
+    """One line for the report: the server's own words when it sent some."""
+    if isinstance(exc, HTTPValidationError) and exc.detail:
+        return "; ".join(item.msg for item in exc.detail)
+    if isinstance(exc, APIException):
+        return f"HTTP {exc.status_code}"
+    return type(exc).__name__
+
+
+async def _report_expiry(customer_id: str, session: CustomerSession) -> None:
+    print(f"{customer_id}: session ready, expires {session.expires_at:%H:%M:%S} UTC")
+
+
+async def run_batch(
+    polar: AsyncPolar,
+    customer_ids: Iterable[str],
+    *,
+    concurrency: int = 8,
+    external: bool = False,
+    deliver: Deliver = _report_expiry,
+) -> Report:
+    """Create one customer session per id with at most `concurrency` calls in flight."""
+    if concurrency < 1:
+        raise ValueError("concurrency must be at least 1")
+    ids = list(customer_ids)
+    report = Report()
+    started = time.perf_counter()
+    send, receive = trio.open_memory_channel[str](len(ids))
+    for customer_id in ids:
+        send.send_nowait(customer_id)
+    send.close()
+
+    async def create(customer_id: str) -> CustomerSession:
+        if external:
+            return await polar.customer_sessions.create(external_customer_id=customer_id)
+        return await polar.customer_sessions.create(customer_id=customer_id)
+
+    async def worker() -> None:
+        while report.aborted is None:
+            try:
+                customer_id = receive.receive_nowait()
+            except (trio.WouldBlock, trio.EndOfChannel):
+                return
+            try:
+                session = await create(customer_id)
+                await deliver(customer_id, session)
+            except (AuthenticationError, PermissionDeniedError) as exc:
+                report.failed[customer_id] = describe(exc)
+                report.aborted = f"Polar refused the access token ({describe(exc)})"
+            except PolarError as exc:
+                report.failed[customer_id] = describe(exc)
+            else:
+                report.succeeded.append(customer_id)
+
+    async with trio.open_nursery() as nursery:
+        for _ in range(concurrency):
+            nursery.start_soon(worker)
+    while True:
+        try:
+            report.not_attempted.append(receive.receive_nowait())
+        except (trio.WouldBlock, trio.EndOfChannel):
+            break
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+async def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("ids", nargs="+", help="customer ids, or - to read them from stdin")
+    parser.add_argument("--concurrency", type=int, default=8, help="calls in flight (default 8)")
+    parser.add_argument("--external", action="store_true", help="the ids are external ids")
+    parser.add_argument("--server", choices=["sandbox", "production"], default="sandbox")
+    parser.add_argument("--base-url", help="another API root (e.g. a local fake)")
+    args = parser.parse_args(argv)
+    if args.concurrency < 1:
+        parser.error("--concurrency must be at least 1")
+    ids: list[str] = args.ids
+    if ids == ["-"]:
+        ids = [line.strip() for line in sys.stdin if line.strip()]
+    try:
+        polar = (
+            AsyncPolar(base_url=args.base_url) if args.base_url else AsyncPolar(server=args.server)
+        )
+    except ConfigurationError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    async with polar:
+        report = await run_batch(polar, ids, concurrency=args.concurrency, external=args.external)
+    print(report.summary())
+    if report.aborted:
+        return 4
+    return 1 if report.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(trio.run(main))
