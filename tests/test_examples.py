@@ -349,3 +349,70 @@ def test_quickstart_with_a_token_calls_the_configured_api() -> None:
     assert unknown.returncode == 1
     assert "Customer does not exist." in unknown.stderr
     assert len(fake.requests) == 2
+
+
+# ---- synchronous script -------------------------------------------------------------------------
+
+
+def test_sync_script_exit_codes_and_messages() -> None:
+    fake = seeded_fake()
+    jane = fake.find_customer(external_id="usr_jane")
+    assert jane is not None
+    fake.add_team(name="Acme", external_id="team_acme", owner_email="o@acme.example")
+    token = {"POLAR_ACCESS_TOKEN": fake.token}
+    wrong = {"POLAR_ACCESS_TOKEN": "polar_oat_wrongTokenDoNotPrint"}
+    script = "examples/script_sync.py"
+    with fake.serve() as server:
+        at = ["--base-url", server.url]
+        by_external = run_example(script, *at, "--external-id", "usr_jane", env=token)
+        by_id = run_example(
+            script, *at, "--customer-id", jane.id, "--return-url", "https://e.com/a", env=token
+        )
+        sent = [r.json for r in fake.requests]
+        unknown = run_example(script, *at, "--external-id", "usr_nobody", env=token)
+        team = run_example(script, *at, "--external-id", "team_acme", env=token)
+        not_uuid = run_example(script, *at, "--customer-id", "not-a-uuid", env=token)
+        refused = run_example(script, *at, "--external-id", "usr_jane", env=wrong)
+        fake.fail_next(500, body={"detail": "boom"})
+        server_error = run_example(script, *at, "--external-id", "usr_jane", env=token)
+        no_token = run_example(script, *at, "--external-id", "usr_jane")
+        no_customer = run_example(script, *at, env=token)
+        both = run_example(script, *at, "--customer-id", jane.id, "--external-id", "x", env=token)
+        statuses = [r.status for r in fake.requests]
+    # Nothing listens on a port the fake server no longer holds.
+    unreachable = run_example(
+        script, "--base-url", server.url, "--external-id", "usr_jane", "--timeout", "2", env=token
+    )
+
+    assert (by_external.returncode, by_external.stdout) == (
+        0,
+        fake.sessions[0].customer_portal_url + "\n",
+    )
+    assert (by_id.returncode, by_id.stdout) == (0, fake.sessions[1].customer_portal_url + "\n")
+    assert sent == [
+        {"external_customer_id": "usr_jane"},
+        {"customer_id": jane.id, "return_url": "https://e.com/a"},
+    ]
+    assert unknown.returncode == 3
+    assert unknown.stderr == "error: Polar refused the request: Customer does not exist.\n"
+    assert team.returncode == 3
+    assert "member_id is required for team customers." in team.stderr
+    assert not_uuid.returncode == 2
+    assert "customer_id must be a UUID" in not_uuid.stderr
+    assert refused.returncode == 4
+    assert "Polar refused the access token (401 invalid_token)" in refused.stderr
+    assert "wrongTokenDoNotPrint" not in refused.stdout + refused.stderr
+    assert server_error.returncode == 5
+    assert "500" in server_error.stderr
+    assert no_token.returncode == 2
+    assert "POLAR_ACCESS_TOKEN" in no_token.stderr
+    assert no_customer.returncode == 2
+    assert "one of the arguments --customer-id --external-id is required" in no_customer.stderr
+    assert both.returncode == 2
+    assert "not allowed with" in both.stderr
+    assert unreachable.returncode == 5
+    assert unreachable.stdout == ""
+    # Invalid input and usage errors never reached the server.
+    assert statuses == [201, 201, 422, 422, 401, 500]
+    for result in (unknown, team, refused, server_error, unreachable):
+        assert "polar_mst_" not in result.stdout + result.stderr

@@ -380,3 +380,18 @@ def test_created_session_has_the_recorded_shape(name: str) -> None:
     assert len(body["token"]) == len(expected["token"])
     for header in ("cache-control", "content-type", "polar-version"):
         assert answer.headers[header] == recorded["headers"][header], header
+
+
+def test_sync_client_serves_the_fake_on_loopback() -> None:
+    fake = _seeded()
+    with fake.sync_client() as polar:
+        assert polar.base_url.startswith("http://127.0.0.1:")
+        session = polar.customer_sessions.create(external_customer_id="usr_jane")
+        with pytest.raises(HTTPValidationError):
+            polar.customer_sessions.create(external_customer_id="usr_nobody")
+    assert polar.closed
+    assert session.customer_portal_url == fake.sessions[0].customer_portal_url
+    assert [r.status for r in fake.requests] == [201, 422]
+    # The server is gone once the block ends.
+    with pytest.raises(httpx.ConnectError):
+        httpx.post(polar.base_url + PATH, json={}, timeout=2)
