@@ -12,6 +12,7 @@ from ._client import AsyncPolar
 from ._config import POLAR_VERSION
 from ._exceptions import APIException, PolarError
 from ._retry import RetryEvent, RetryPolicy
+from ._sync import Polar
 from ._types import NOT_GIVEN, NotGiven
 from ._version import __version__
 
@@ -21,6 +22,7 @@ __all__ = [
     "NOT_GIVEN",
     "NotGiven",
     "POLAR_VERSION",
+    "Polar",
     "PolarError",
     "RetryEvent",
     "RetryPolicy",

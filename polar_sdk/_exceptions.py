@@ -6,6 +6,7 @@ Every error the SDK raises on purpose derives from `PolarError`::
     ├── ConfigurationError          bad client settings (no token, unknown server, ...)
     ├── InvalidRequestError         arguments that the API would certainly reject; nothing was sent
     ├── ClientClosedError           the client was used after close()
+    ├── BlockingUsageError          a blocking call from the client's own loop thread (or a fork)
     ├── APIConnectionError          no HTTP answer: refused, reset, DNS, TLS, protocol error
     │   └── APITimeoutError         a connect, read, write or pool timeout, or the deadline ran out
     ├── ResponseDecodeError         an answer arrived but its body could not be decoded
@@ -46,6 +47,7 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "BlockingUsageError",
     "ClientClosedError",
     "ConfigurationError",
     "ConflictError",
@@ -74,6 +76,15 @@ class InvalidRequestError(PolarError, ValueError):
 
 class ClientClosedError(PolarError, RuntimeError):
     """The client was used after `close()` / `aclose()`."""
+
+
+class BlockingUsageError(PolarError, RuntimeError):
+    """The blocking `Polar` client was called where a blocking call cannot work.
+
+    Raised instead of deadlocking when a call comes from the client's own event-loop thread
+    (for example from an httpx event hook), and in a forked child process when the client
+    was built around a caller-supplied `http_client`, whose connections belong to the parent.
+    """
 
 
 class APIConnectionError(PolarError):

@@ -1,0 +1,1 @@
+"""Code generators for polar_sdk; run them with `nox -s generate`."""
