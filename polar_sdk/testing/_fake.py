@@ -22,7 +22,7 @@ from ._records import FakeCustomer, FakeMember, FakeSession, MemberRole, Recorde
 from ._validation import ParsedCreate, check_create_body
 
 if TYPE_CHECKING:
-    from .. import AsyncPolar
+    from .. import AsyncPolar, Polar
     from ._server import FakePolarServer
 
 __all__ = ["DEFAULT_TOKEN", "FakePolar"]
@@ -381,24 +381,18 @@ class FakePolar:
         return FakePolarServer(self, host=host, port=port)
 
     @contextmanager
-    def sync_client(self, **kwargs: Any) -> Generator[Any, None, None]:
+    def sync_client(self, **kwargs: Any) -> Generator[Polar, None, None]:
         """Serve the fake on loopback and yield a blocking `Polar` client pointed at it.
 
-        Both the client and the server are closed when the block ends.
+        Extra keyword arguments go to `Polar`. The client and the server are both closed when
+        the block ends.
         """
-        import polar_sdk
+        from .. import Polar
 
-        polar_cls: Any = getattr(polar_sdk, "Polar", None)
-        if polar_cls is None:  # pragma: no cover - only before the sync facade exists
-            raise RuntimeError("this polar_sdk has no blocking Polar client")
         with self.serve() as server:
-            client = polar_cls(
-                kwargs.pop("access_token", self.token), base_url=server.url, **kwargs
-            )
-            try:
+            client = Polar(kwargs.pop("access_token", self.token), base_url=server.url, **kwargs)
+            with client:
                 yield client
-            finally:
-                client.close()
 
     # ASGI ------------------------------------------------------------------------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
