@@ -37,6 +37,42 @@ def lint(session: nox.Session) -> None:
 @nox.session(python="3.11")
 def typecheck(session: nox.Session) -> None:
     """mypy --strict and pyright strict over the package and the typing-only usage file."""
-    session.install("-e", ".", "mypy>=1.11", "pyright>=1.1.380", "pytest>=8")
+    session.install(
+        "-e", ".", "mypy>=1.11", "pyright>=1.1.380", "pytest>=8", "trio>=0.25", "uvicorn>=0.30"
+    )
     session.run("mypy", "--strict", "polar_sdk", "tests/typing")
     session.run("pyright", "--pythonpath", session.virtualenv.bin + "/python")
+
+
+BENCH_TOOLS = ["uvicorn>=0.30", "httptools>=0.6", "matplotlib>=3.8", "pyinstrument>=4.6"]
+BENCH_PEER_1 = "polar-sdk==1.0.2"  # the official SDK, imports as `polar`
+BENCH_PEER_0 = "polar-sdk==0.32.0"  # the previous official SDK, imports as `polar_sdk` like us
+
+
+@nox.session(python="3.11", default=False)
+def bench(session: nox.Session) -> None:
+    """Benchmarks against raw httpx and the official SDKs (`-- --quick` for a short run).
+
+    Not part of CI. The peers are installed here only. polar-sdk 1.0.2 has the same distribution
+    name as this project, so the project is not installed: its dependencies are, and bench/run.py
+    imports polar_sdk from the checkout. polar-sdk 0.32.0 gets a venv of its own.
+    """
+    from pathlib import Path
+
+    import tomllib  # noxfile runs on nox's own Python, 3.11+
+
+    project = tomllib.loads(Path("pyproject.toml").read_text())["project"]
+    session.install(*project["dependencies"], *BENCH_TOOLS, BENCH_PEER_1)
+    old = Path(session.virtualenv.location).parent / "bench-polar-sdk-0.32.0"
+    old_python = old / "bin" / "python"
+    if not old_python.exists():
+        session.run("python", "-m", "venv", str(old))
+    session.run(str(old_python), "-m", "pip", "install", "-q", BENCH_PEER_0, external=True)
+    session.run(
+        "python",
+        "bench/run.py",
+        "--old-python",
+        str(old_python),
+        *session.posargs,
+        env={"PYTHONPATH": str(Path.cwd())},
+    )
