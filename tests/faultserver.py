@@ -74,6 +74,7 @@ class FaultServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.base_events.Server | None = None
         self._thread: threading.Thread | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
 
     @property
     def url(self) -> str:
@@ -96,6 +97,7 @@ class FaultServer:
             return self._script.popleft() if self._script else self.default
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.add(writer)
         with self._lock:
             self.connections += 1
             self.open_connections += 1
@@ -108,6 +110,7 @@ class FaultServer:
         finally:
             with self._lock:
                 self.open_connections -= 1
+            self._writers.discard(writer)
             if not writer.is_closing():
                 writer.close()
 
@@ -188,6 +191,10 @@ class FaultServer:
 
         async def shutdown() -> None:
             server.close()
+            for writer in list(self._writers):
+                writer.transport.abort()
+            await asyncio.sleep(0)
+            await server.wait_closed()
             loop.stop()
 
         asyncio.run_coroutine_threadsafe(shutdown(), loop)
