@@ -88,3 +88,27 @@ def test_unknown_enum_values_survive_in_optional_fields() -> None:
     assert customer.billing_address is not None
     assert customer.billing_address.country == "XQ"
     assert customer.tax_id == ("42", "zz_new_format")
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (lambda d: d["customer"].update(email=5), "$.customer.email"),
+        (lambda d: d.pop("token"), "$.token"),
+        (
+            lambda d: d["customer"]["billing_address"].update(city=["x"]),
+            "$.customer.billing_address",
+        ),
+    ],
+)
+def test_bad_answers_still_get_cattrs_detailed_errors(change: Any, expected: str) -> None:
+    """The lean decoding path falls back to cattrs, whose errors name the offending path."""
+    from cattrs import transform_error
+
+    data = copy.deepcopy(_SESSION)
+    change(data)
+    with pytest.raises(BaseValidationError) as caught:
+        make_converter().structure(data, CustomerSession)
+    assert any(expected in line for line in transform_error(caught.value)), transform_error(
+        caught.value
+    )
