@@ -44,6 +44,19 @@ def typecheck(session: nox.Session) -> None:
     session.run("pyright", "--pythonpath", session.virtualenv.bin + "/python")
 
 
+@nox.session(python="3.11", default=False)
+def generate(session: nox.Session) -> None:
+    """Rewrite the generated sync facade (polar_sdk/_sync/) from the async source, then lint it.
+
+    The generator reads the source with `ast` and needs nothing installed; tests/test_codegen.py
+    fails when the committed files differ from what it writes.
+    """
+    session.install("ruff>=0.6")
+    session.run("python", "-m", "codegen.sync_facade", *session.posargs)
+    session.run("ruff", "check", "polar_sdk/_sync")
+    session.run("ruff", "format", "--check", "polar_sdk/_sync")
+
+
 BENCH_TOOLS = ["uvicorn>=0.30", "httptools>=0.6", "matplotlib>=3.8", "pyinstrument>=4.6"]
 BENCH_PEER_1 = "polar-sdk==1.0.2"  # the official SDK, imports as `polar`
 BENCH_PEER_0 = "polar-sdk==0.32.0"  # the previous official SDK, imports as `polar_sdk` like us
