@@ -9,8 +9,8 @@ from datetime import datetime
 
 from typing_extensions import assert_type
 
-from polar_sdk import AsyncPolar, RetryEvent, RetryPolicy
-from polar_sdk.errors import APIException, HTTPValidationError, PolarError
+from polar_sdk import AsyncPolar, Polar, RetryEvent, RetryPolicy
+from polar_sdk.errors import APIException, BlockingUsageError, HTTPValidationError, PolarError
 from polar_sdk.models import (
     CustomerSession,
     CustomerSessionCustomerExternalIDCreate,
@@ -66,3 +66,35 @@ def on_retry(event: RetryEvent) -> None:
 
 def configured() -> AsyncPolar:
     return AsyncPolar(retry=RetryPolicy(deadline=10.0, on_retry=on_retry), max_in_flight=8)
+
+
+def blocking_usage() -> None:
+    with Polar("polar_oat_x", server="sandbox", timeout=5.0) as polar:
+        s = polar.customer_sessions.create(customer_id="x", return_url="https://e.com")
+        assert_type(s, CustomerSession)
+        assert_type(s.expires_at, datetime)
+        assert_type(
+            polar.customer_sessions.create(external_customer_id="usr_1", retry=None),
+            CustomerSession,
+        )
+        polar.customer_sessions.create(
+            request=CustomerSessionCustomerIDCreate(customer_id="x"), timeout=None
+        )
+        assert_type(polar.closed, bool)
+        assert_type(polar.base_url, str)
+        try:
+            polar.customer_sessions.create(external_customer_id="usr_1")
+        except BlockingUsageError as exc:
+            assert_type(exc, BlockingUsageError)
+    polar.close()
+
+
+def blocking_misuse(polar: Polar) -> None:
+    polar.customer_sessions.create(  # type: ignore[call-overload]
+        customer_id="x", external_customer_id="y"
+    )
+    polar.customer_sessions.create()  # type: ignore[call-overload]
+    polar.customer_sessions.create(  # type: ignore[call-overload]
+        request=CustomerSessionCustomerIDCreate(customer_id="x"), return_url="https://e.com"
+    )
+    Polar(server="staging")  # type: ignore[arg-type]
