@@ -76,7 +76,7 @@ class _Waiter:
 
     def done(self, task: asyncio.Task[Any]) -> None:
         if task.cancelled():
-            self.error = ClientClosedError("the Polar client was closed while this call ran")
+            self.error = _closed_while_running()
         else:
             self.error = task.exception()
             if self.error is None:
@@ -92,11 +92,14 @@ class _Waiter:
 class _Running:
     """A started portal: its thread, its loop and the anyio portal object."""
 
-    __slots__ = ("loop", "portal", "thread", "thread_id")
+    __slots__ = ("loop", "pending", "portal", "thread", "thread_id")
 
     def __init__(self, use_uvloop: bool) -> None:
         ready = threading.Event()
         box: list[Any] = []
+        # Calls handed over but not finished. Whatever is left when the loop has ended (a
+        # call scheduled just as close() stopped the loop) is failed here, never left waiting.
+        self.pending: set[_Waiter] = set()
 
         async def main() -> None:
             async with BlockingPortal() as portal:
@@ -110,6 +113,11 @@ class _Running:
             except BaseException as exc:  # reported to the thread that started us
                 box.append(exc)
                 ready.set()
+            finally:
+                for waiter in list(self.pending):
+                    self.pending.discard(waiter)
+                    waiter.error = _closed_while_running()
+                    waiter.lock.release()
 
         self.thread = threading.Thread(target=run, name=_THREAD_NAME, daemon=True)
         self.thread.start()
@@ -132,7 +140,12 @@ class _Running:
     ) -> _T:
         """Run `fn(*args, **kwargs)` on the loop and wait for its outcome (one round trip)."""
         waiter = _Waiter()
-        self.loop.call_soon_threadsafe(self._spawn, fn, args, kwargs or {}, waiter)
+        self.pending.add(waiter)
+        try:
+            self.loop.call_soon_threadsafe(self._spawn, fn, args, kwargs or {}, waiter)
+        except RuntimeError:  # the loop has just been closed by close()
+            self.pending.discard(waiter)
+            raise _closed_while_running() from None
         try:
             finished = waiter.lock.acquire(True, timeout)
         except BaseException:  # KeyboardInterrupt while waiting: do not leave the task running
@@ -156,11 +169,16 @@ class _Running:
         try:
             task = self.loop.create_task(fn(*args, **kwargs))
         except BaseException as exc:  # building the coroutine failed (bad arguments)
+            self.pending.discard(waiter)
             waiter.error = exc
             waiter.lock.release()
             return
         waiter.task = task
-        task.add_done_callback(waiter.done)
+        task.add_done_callback(partial(self._done, waiter))
+
+    def _done(self, waiter: _Waiter, task: asyncio.Task[Any]) -> None:
+        self.pending.discard(waiter)
+        waiter.done(task)
 
     def _cancel_soon(self, waiter: _Waiter) -> None:
         with contextlib.suppress(RuntimeError):  # the loop is already closed
@@ -329,6 +347,10 @@ class PortalCore(Generic[_C]):
             _ABANDONED.append(self._run)
             self._run = None
         self._fork_pending = True
+
+
+def _closed_while_running() -> ClientClosedError:
+    return ClientClosedError("the Polar client was closed while this call was running")
 
 
 def _loop_thread_error() -> BlockingUsageError:

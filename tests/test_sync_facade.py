@@ -306,6 +306,57 @@ def test_call_from_the_portal_thread_raises_instead_of_deadlocking(
     assert polar.closed
 
 
+def test_close_while_other_threads_wait_fails_their_calls_instead_of_hanging() -> None:
+    from polar_sdk.testing import FakePolar
+
+    fake = FakePolar(latency=0.5)
+    fake.add_individual(id=CUSTOMER_ID, external_id="usr_123", email="u@example.com")
+    outcomes: list[object] = []
+    with fake.serve() as server:
+        polar = Polar(fake.token, base_url=server.url)
+        polar.customer_sessions.create(external_customer_id="usr_123")  # portal running
+
+        def call() -> None:
+            try:
+                outcomes.append(polar.customer_sessions.create(external_customer_id="usr_123"))
+            except Exception as exc:
+                outcomes.append(exc)
+
+        callers = [threading.Thread(target=call, daemon=True) for _ in range(8)]
+        for t in callers:
+            t.start()
+        deadline = time.monotonic() + 10
+        while len(fake.requests) < 1 + len(callers) and time.monotonic() < deadline:
+            time.sleep(0.01)  # wait until every call is in flight on the server
+        polar.close()
+        for t in callers:
+            t.join(timeout=30)
+        assert not any(t.is_alive() for t in callers), "a caller hung after close()"
+    assert len(outcomes) == len(callers)
+    # Each call either finished or failed as closed; none was left waiting.
+    allowed = (CustomerSession, ClientClosedError, APIConnectionError)
+    assert all(isinstance(o, allowed) for o in outcomes), outcomes
+    with pytest.raises(ClientClosedError):
+        polar.customer_sessions.create(external_customer_id="usr_123")
+
+
+def test_a_call_handed_to_a_stopped_portal_fails_as_closed() -> None:
+    numbers = _Numbers()
+    core = PortalCore(lambda: numbers)
+    core.start()
+    run = core._run  # the hand-off a racing caller may still hold after close()
+    assert run is not None
+    core.close()
+    assert not run.thread.is_alive()
+
+    async def never_runs() -> int:
+        return 1
+
+    with pytest.raises(ClientClosedError, match="closed"):
+        run.submit(never_runs)
+    assert run.pending == set()
+
+
 # fork --------------------------------------------------------------------------------------
 
 
