@@ -1,0 +1,1 @@
+"""Contract tests: the SDK against Stoplight Prism mocking Polar's OpenAPI spec."""
