@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import types
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -158,7 +158,7 @@ class Recorder:
 @asynccontextmanager
 async def sdk_client(
     base_url: str, token: str, headers: Mapping[str, str] | None = None
-) -> AsyncIterator[tuple[AsyncPolar, Recorder]]:
+) -> AsyncGenerator[tuple[AsyncPolar, Recorder], None]:
     """An `AsyncPolar` pointed at `base_url` whose traffic a `Recorder` keeps."""
     recorder = Recorder(headers)
     try:
@@ -171,8 +171,9 @@ async def sdk_client(
 def _optional_fields(cls: type[Any]) -> frozenset[str]:
     """Fields of an attrs class whose annotation admits None."""
     hints = get_type_hints(cls)
-    names = set()
-    for f in attrs.fields(cls):
+    names: set[str] = set()
+    fields: tuple[attrs.Attribute[Any], ...] = attrs.fields(cls)
+    for f in fields:
         tp = hints.get(f.name)
         if get_origin(tp) in (Union, types.UnionType) and type(None) in get_args(tp):
             names.add(f.name)
@@ -207,13 +208,14 @@ class Census:
             assert same, f"{path}: UnknownCustomer.raw differs from the wire object"
             self.leaves += 1
             return
-        if attrs.has(type(model)):
-            cls = type(model)
+        cls: type[Any] = model.__class__
+        if attrs.has(cls):
             self.classes[path, cls.__name__] += 1
             assert isinstance(data, dict), f"{path}: model {cls.__name__} from non-object"
             obj: dict[str, Any] = data  # pyright: ignore[reportUnknownVariableType]
             here = f"{path}<{cls.__name__}>"
-            names = [f.name for f in attrs.fields(cls)]
+            declared: tuple[attrs.Attribute[Any], ...] = attrs.fields(cls)
+            names = [f.name for f in declared]
             if here not in self.optional:
                 self.optional[here] = _optional_fields(cls)
             extra = set(obj) - set(names)
@@ -233,14 +235,18 @@ class Census:
             assert same, f"{path}: decoded date-time differs from the wire value"
         elif isinstance(model, tuple):
             items: tuple[Any, ...] = model  # pyright: ignore[reportUnknownVariableType]
-            assert isinstance(data, list) and len(data) == len(items), f"{path}: tuple length"
-            for i, (m, d) in enumerate(zip(items, data, strict=True)):
+            assert isinstance(data, list), f"{path}: tuple from non-array"
+            wire: list[Any] = data  # pyright: ignore[reportUnknownVariableType]
+            assert len(wire) == len(items), f"{path}: tuple length"
+            for i, (m, d) in enumerate(zip(items, wire, strict=True)):
                 self._walk(m, d, f"{path}[{i}]")
             return
         elif isinstance(model, list):
             seq: list[Any] = model  # pyright: ignore[reportUnknownVariableType]
-            assert isinstance(data, list) and len(data) == len(seq), f"{path}: list length"
-            for m, d in zip(seq, data, strict=True):
+            assert isinstance(data, list), f"{path}: list from non-array"
+            wire = data  # pyright: ignore[reportUnknownVariableType]
+            assert len(wire) == len(seq), f"{path}: list length"
+            for m, d in zip(seq, wire, strict=True):
                 self._walk(m, d, f"{path}[]")
             return
         else:
@@ -257,7 +263,7 @@ class Census:
 
     def missing_null_or_present(self) -> list[str]:
         """Optional fields of every class seen that were never null, or never present."""
-        gaps = []
+        gaps: list[str] = []
         for here, names in sorted(self.optional.items()):
             for name in sorted(names):
                 key = f"{here}.{name}"
