@@ -371,10 +371,17 @@ def throughput_rows(res: dict[str, Any], tasks: int, names: list[str]) -> list[d
                 "unit": "req/s",
                 "ratio": rate / base,
                 "ratio_spread": [min(spread), max(spread)],
-                "note": f"p99 latency {res['latency'][name]['p99'] / 1000:.1f} ms",
+                "note": "p99 is per-request latency under load"
+                + (f"; {res['errors'][name]} calls failed" if res["errors"].get(name) else ""),
             }
         )
     return rows
+
+
+def short_path(where: str) -> str:
+    """`.../site-packages/httpx/_models.py:12` -> `httpx/_models.py:12`."""
+    parts = Path(where).parts
+    return "/".join(parts[-2:])
 
 
 def log(text: str) -> None:
@@ -404,7 +411,10 @@ def table(result: dict[str, Any]) -> str:
         if "vs_1_0_2" in row:
             note = f"{row['vs_1_0_2']:.2f}x polar-sdk 1.0.2's time"
         p99 = row["p99"]
-        p99_text = f"{p99 / 1000:.1f} ms" if unit == "req/s" else f"{fmt(p99, unit)} {unit}"
+        if unit == "req/s":
+            p99_text = f"{p99 / 1000:.1f} ms"
+        else:
+            p99_text = "-" if p99 != p99 else f"{fmt(p99, unit)} {unit}"
         lines.append(
             f"| {row['group']} | {row['name']} | {fmt(row['median'], unit)} {unit} | {p99_text} "
             f"| {row['ratio']:.2f}x | "
@@ -437,7 +447,7 @@ def table(result: dict[str, Any]) -> str:
                 )
             elif kind == "allocations":
                 top = "; ".join(
-                    f"{Path(t['where']).name} {t['bytes_per_call']:.0f} B"
+                    f"{short_path(t['where'])} {t['bytes_per_call']:.0f} B"
                     for t in value["top_retained"][:3]
                 )
                 lines.append(
@@ -519,8 +529,8 @@ def main() -> None:
     parser.add_argument(
         "--extra-impls",
         type=lambda s: s.split(","),
-        default=[],
-        help="more async clients for the throughput rows, e.g. 'polar_sdk[max_in_flight=20]'",
+        default=["polar_sdk[max_in_flight=20]"],
+        help="more async clients for the throughput rows (default: polar_sdk[max_in_flight=20])",
     )
     parser.add_argument("--compare", type=Path, help="an earlier result JSON to compare with")
     parser.add_argument("--out", type=Path, default=RESULTS)

@@ -255,23 +255,31 @@ def latency_sync(args: argparse.Namespace) -> dict[str, Any]:
 # --- throughput ---------------------------------------------------------------------------------
 
 
-async def one_burst(call: AsyncCall, tasks: int, total: int) -> tuple[float, list[float]]:
-    """`total` calls spread over `tasks` concurrent workers: (requests per second, latencies)."""
+async def one_burst(call: AsyncCall, tasks: int, total: int) -> tuple[float, list[float], int]:
+    """`total` calls over `tasks` concurrent workers: (successes per second, latencies, errors).
+
+    A failed call (a client's own timeout under load, say) is counted, not fatal.
+    """
     remaining = total
     latencies: list[float] = []
+    errors = 0
     clock = time.perf_counter_ns
 
     async def worker() -> None:
-        nonlocal remaining
+        nonlocal remaining, errors
         while remaining > 0:
             remaining -= 1
             started = clock()
-            await call()
+            try:
+                await call()
+            except Exception:
+                errors += 1
+                continue
             latencies.append((clock() - started) / 1000)
 
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(tasks)))
-    return total / (time.perf_counter() - started), latencies
+    return (total - errors) / (time.perf_counter() - started), latencies, errors
 
 
 async def throughput(args: argparse.Namespace) -> dict[str, Any]:
@@ -280,16 +288,19 @@ async def throughput(args: argparse.Namespace) -> dict[str, Any]:
         await one_burst(call, args.tasks, min(args.total, 4 * args.tasks))
     rates: dict[str, list[float]] = {n: [] for n in args.impls}
     latencies: dict[str, list[float]] = {n: [] for n in args.impls}
+    errors: dict[str, int] = dict.fromkeys(args.impls, 0)
     for repeat in range(args.repeats):
         for name in interleaved_order(args.impls, repeat):
-            rate, lat = await one_burst(clients[name][0], args.tasks, args.total)
+            rate, lat, failed = await one_burst(clients[name][0], args.tasks, args.total)
             rates[name].append(rate)
             latencies[name].extend(lat)
+            errors[name] += failed
     for _, close in clients.values():
         await close()
     return {
         "tasks": args.tasks,
         "rates": rates,
+        "errors": errors,
         "latency": {n: summary(v) for n, v in latencies.items()},
     }
 
