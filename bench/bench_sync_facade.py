@@ -21,7 +21,7 @@ warm-up, three repeats; each variant's median and p99 per call, and its ratio to
 Throughput: 16 threads sharing one `Polar` (and the lean-backend variant) against 16 threads
 sharing one raw `httpx.Client`, interleaved and repeated the same way; requests per second.
 
-Results go to a JSON file (default bench/results/sync_facade.json) and a short table is
+Results go to a JSON file (default bench/sync_facade_result.json) and a short table is
 printed. The machine may be shared: rerun before recording numbers.
 """
 
@@ -411,11 +411,30 @@ def profile_polar(url: str, calls: int) -> str:
     done.wait(10)
     close()
     lines = [f"{calls} calls, {elapsed / calls * 1e6:.0f} us/call while profiling (loop thread)"]
+    lines.append("own time by package (share of the loop thread's profiled time):")
+    groups: dict[str, float] = {}
+    raw_stats: dict[Any, Any] = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+    for (filename, _line, _name), (_cc, _nc, tottime, _ct, _callers) in raw_stats.items():
+        groups[_package_of(filename)] = groups.get(_package_of(filename), 0.0) + tottime
+    total = sum(groups.values()) or 1.0
+    for name, spent in sorted(groups.items(), key=lambda item: -item[1]):
+        lines.append(f"  {name:<14} {spent / total:6.1%}")
     stream = _Capture()
     stats = pstats.Stats(profiler, stream=stream)  # type: ignore[arg-type]
     stats.sort_stats("tottime").print_stats(25)
     lines.append(stream.text)
     return "\n".join(lines)
+
+
+def _package_of(filename: str) -> str:
+    parts = Path(filename).parts
+    for marker in ("site-packages", "polar_sdk"):
+        if marker in parts:
+            index = parts.index(marker)
+            return "polar_sdk" if marker == "polar_sdk" else parts[index + 1].split(".")[0]
+    if filename.startswith("<") or filename == "~":
+        return "builtins"
+    return "stdlib:" + Path(filename).stem if "python3" in filename else Path(filename).stem
 
 
 class _Capture:
@@ -430,7 +449,7 @@ class _Capture:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer calls (a smoke run)")
-    parser.add_argument("--out", type=Path, default=HERE / "results" / "sync_facade.json")
+    parser.add_argument("--out", type=Path, default=HERE / "sync_facade_result.json")
     parser.add_argument("--profile", action="store_true", help="print a loop-thread profile")
     parser.add_argument("--serve", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
