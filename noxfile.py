@@ -57,7 +57,13 @@ def generate(session: nox.Session) -> None:
     session.run("ruff", "format", "--check", "polar_sdk/_sync")
 
 
-BENCH_TOOLS = ["uvicorn>=0.30", "httptools>=0.6", "matplotlib>=3.8", "pyinstrument>=4.6"]
+BENCH_TOOLS = [
+    "uvicorn>=0.30",
+    "httptools>=0.6",
+    "matplotlib>=3.8",
+    "pyinstrument>=4.6",
+    "uvloop>=0.19",  # our optional extra: the sync facade runs its portal loop on it
+]
 BENCH_PEER_1 = "polar-sdk==1.0.2"  # the official SDK, imports as `polar`
 BENCH_PEER_0 = "polar-sdk==0.32.0"  # the previous official SDK, imports as `polar_sdk` like us
 
