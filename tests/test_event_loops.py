@@ -142,13 +142,17 @@ async def test_cancelled_calls_do_not_leak_pool_slots(server: FaultServer) -> No
                 tg.start_soon(one)
         assert done == 100
         assert time.monotonic() - started < 5.0
-        assert server.max_open_connections <= 5
+        # Phase-one sockets the server has not noticed closing yet may still count as open,
+        # so bound what phase two opened: never more connections than the pool allows.
+        assert 1 <= server.connections <= 5
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize(("limits", "in_flight", "bound"), [(10, None, 10), (100, 8, 8)])
+@pytest.mark.parametrize(
+    ("limits", "in_flight", "bound"), [(10, None, 10), (100, 8, 8), (None, "default", 20)]
+)
 async def test_thousand_concurrent_creates(
-    server: FaultServer, limits: int, in_flight: int | None, bound: int
+    server: FaultServer, limits: int | None, in_flight: int | str | None, bound: int
 ) -> None:
     import httpx
 
@@ -165,13 +169,14 @@ async def test_thousand_concurrent_creates(
         except Exception as exc:  # collected and asserted below
             errors.append(exc)
 
+    options: dict[str, object] = {}
+    if limits is not None:
+        options["limits"] = httpx.Limits(max_connections=limits)
+    if in_flight != "default":
+        options["max_in_flight"] = in_flight
     async with (
         AsyncPolar(
-            TOKEN,
-            base_url=server.url,
-            limits=httpx.Limits(max_connections=limits),
-            max_in_flight=in_flight,
-            retry=RetryPolicy(max_attempts=1),
+            TOKEN, base_url=server.url, retry=RetryPolicy(max_attempts=1), **options
         ) as polar,
         anyio.create_task_group() as tg,
     ):
