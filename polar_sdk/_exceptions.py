@@ -31,12 +31,13 @@ customer-session token: those live only in the request headers and response bodi
 from __future__ import annotations
 
 import email.utils
-import json
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import httpx
+
+from . import _json
 
 if TYPE_CHECKING:
     from .models import ValidationError
@@ -295,7 +296,7 @@ def make_status_error(
     data: Any = None
     if response.content:
         try:
-            data = json.loads(response.content)
+            data = _json.loads(response.content)
         except ValueError:
             data = None
     status = response.status_code

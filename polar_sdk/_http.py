@@ -25,6 +25,7 @@ import anyio
 import httpx
 from cattrs import BaseValidationError, Converter, transform_error
 
+from . import _json
 from ._config import POLAR_VERSION, USER_AGENT
 from ._exceptions import (
     APIConnectionError,
@@ -252,9 +253,7 @@ class HTTPCore:
             content = None
             headers = self._headers
         else:
-            content = json.dumps(
-                self._converter.unstructure(body), ensure_ascii=False, separators=(",", ":")
-            ).encode()
+            content = _json.dumps(self._converter.unstructure(body))
             headers = self._json_headers
         policy = self._retry if retry is NOT_GIVEN else (retry or NO_RETRY)
         if timeout is not NOT_GIVEN:
@@ -398,7 +397,7 @@ class HTTPCore:
         request = response.request
         what = f"{response.status_code} answer to {request.method} {request.url.path}"
         try:
-            data = json.loads(response.content)
+            data = _json.loads(response.content)
         except ValueError as exc:
             detail = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
             raise ResponseDecodeError(
