@@ -15,10 +15,11 @@ warm-up, three repeats; each variant's median and p99 per call, and its ratio to
                on a uvloop portal (what the facade would cost with anyio's own hand-off);
 - async-only:  the same `AsyncPolar` call awaited directly on a uvloop loop in this thread
                (the async core alone, no thread hand-off);
-- polar-lean-backend: `Polar` over an httpx client whose httpcore pool uses the prototype
-               network backend in bench/sync_facade_lean_backend.py (not shipped).
+- polar-httpx-transport: `Polar` with httpx's default transport (POLAR_SDK_DEFAULT_TRANSPORT=1
+               while its client is built) instead of polar_sdk._transport.AsyncioTransport;
+- async-only-httpx-tr: async-only with httpx's default transport.
 
-Throughput: 16 threads sharing one `Polar` (and the lean-backend variant) against 16 threads
+Throughput: 16 threads sharing one `Polar` (and the httpx-transport variant) against 16 threads
 sharing one raw `httpx.Client`, interleaved and repeated the same way; requests per second.
 
 Results go to a JSON file (default bench/sync_facade_result.json) and a short table is
@@ -178,14 +179,24 @@ def make_polar(url: str) -> tuple[Call, Callable[[], None]]:
     return call, polar.close
 
 
-def make_polar_lean_backend(url: str) -> tuple[Call, Callable[[], None]]:
-    from sync_facade_lean_backend import lean_client
+@contextlib.contextmanager
+def httpx_transport() -> Iterator[None]:
+    """Owned clients built inside this block use httpx's default transport."""
+    os.environ["POLAR_SDK_DEFAULT_TRANSPORT"] = "1"
+    try:
+        yield
+    finally:
+        del os.environ["POLAR_SDK_DEFAULT_TRANSPORT"]
 
+
+def make_polar_httpx_transport(url: str) -> tuple[Call, Callable[[], None]]:
     from polar_sdk import Polar
 
-    polar = Polar(TOKEN, base_url=url, http_client=lean_client())
+    polar = Polar(TOKEN, base_url=url)
     polar.__enter__()
     create = polar.customer_sessions.create
+    with httpx_transport():
+        create(customer_id=CUSTOMER_ID)  # builds the client for the portal's loop
 
     def call() -> object:
         return create(customer_id=CUSTOMER_ID)
@@ -218,11 +229,14 @@ def make_anyio_call(url: str) -> tuple[Call, Callable[[], None]]:
 class AsyncOnly:
     """Awaits the async client directly on a uvloop (or asyncio) loop in this thread."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, default_transport: bool = False) -> None:
         from polar_sdk import AsyncPolar
 
         self.loop = _new_loop()
         self.apolar = AsyncPolar(TOKEN, base_url=url)
+        if default_transport:
+            with httpx_transport():
+                self.block(1)
 
     def block(self, n: int) -> list[float]:
         create = self.apolar.customer_sessions.create
@@ -282,15 +296,17 @@ def p99(values: list[float]) -> float:
 def sequential(url: str, *, blocks: int, per_block: int, warmup: int) -> dict[str, Any]:
     raw_call, raw_close = make_raw(url)
     polar_call, polar_close = make_polar(url)
-    lean_call, lean_close = make_polar_lean_backend(url)
+    httpx_call, httpx_close = make_polar_httpx_transport(url)
     anyio_call, anyio_close = make_anyio_call(url)
     async_only = AsyncOnly(url)
+    async_only_httpx = AsyncOnly(url, default_transport=True)
     runners: dict[str, Callable[[int], list[float]]] = {
         "raw": functools.partial(timed_block, raw_call),
         "polar": functools.partial(timed_block, polar_call),
         "anyio-call": functools.partial(timed_block, anyio_call),
         "async-only": async_only.block,
-        "polar-lean-backend": functools.partial(timed_block, lean_call),
+        "polar-httpx-transport": functools.partial(timed_block, httpx_call),
+        "async-only-httpx-tr": async_only_httpx.block,
     }
     names = list(runners)
     repeats: list[dict[str, list[float]]] = []
@@ -307,9 +323,10 @@ def sequential(url: str, *, blocks: int, per_block: int, warmup: int) -> dict[st
     finally:
         raw_close()
         polar_close()
-        lean_close()
+        httpx_close()
         anyio_close()
         async_only.close()
+        async_only_httpx.close()
     result: dict[str, Any] = {}
     for name in names:
         medians = [statistics.median(r[name]) for r in repeats]
@@ -354,8 +371,8 @@ def _threads_rate(call: Call, threads: int, per_thread: int) -> float:
 def throughput(url: str, *, per_thread: int, warmup: int) -> dict[str, Any]:
     raw_call, raw_close = make_raw(url)
     polar_call, polar_close = make_polar(url)
-    lean_call, lean_close = make_polar_lean_backend(url)
-    variants = {"raw": raw_call, "polar": polar_call, "polar-lean-backend": lean_call}
+    httpx_call, httpx_close = make_polar_httpx_transport(url)
+    variants = {"raw": raw_call, "polar": polar_call, "polar-httpx-transport": httpx_call}
     names = list(variants)
     rates: dict[str, list[float]] = {name: [] for name in names}
     try:
@@ -369,7 +386,7 @@ def throughput(url: str, *, per_thread: int, warmup: int) -> dict[str, Any]:
     finally:
         raw_close()
         polar_close()
-        lean_close()
+        httpx_close()
     raw = statistics.median(rates["raw"])
     return {
         name: {
@@ -493,12 +510,12 @@ def main() -> int:
     for name, row in sequential_result.items():
         ratios = ", ".join(f"{r:.2f}" for r in row["ratio_per_repeat"])
         print(
-            f"  {name:<19} {row['median_us']:8.0f} us {row['p99_us']:8.0f} us"
+            f"  {name:<21} {row['median_us']:8.0f} us {row['p99_us']:8.0f} us"
             f"  {row['ratio']:.2f}x  (repeats: {ratios})"
         )
     print(f"{THREADS} threads sharing one client (requests/s)")
     for name, row in throughput_result.items():
-        print(f"  {name:<19} {row['requests_per_s_median']:8.0f}  {row['ratio_to_raw']:.2f}x")
+        print(f"  {name:<21} {row['requests_per_s_median']:8.0f}  {row['ratio_to_raw']:.2f}x")
     return 0
 
 

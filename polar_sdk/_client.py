@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import os
+import ssl
 from types import TracebackType
+from urllib.request import getproxies
 
 import httpx
 
@@ -13,6 +16,7 @@ from ._converter import make_converter
 from ._exceptions import ConfigurationError
 from ._http import HTTPCore, as_timeout
 from ._retry import RetryPolicy
+from ._transport import AsyncioTransport
 from ._types import NOT_GIVEN, NotGivenOr, TimeoutTypes
 from .resources import AsyncCustomerSessions
 
@@ -25,6 +29,26 @@ DEFAULT_MAX_IN_FLIGHT = 20
 """Requests in flight at once per event loop unless told otherwise."""
 
 _CONVERTER = make_converter()
+
+
+_PROXY_SCHEMES = ("http", "https", "all")
+
+
+def _lean_transport_usable() -> bool:
+    """Whether an owned client may use `AsyncioTransport` (see polar_sdk/_transport.py).
+
+    Only on an asyncio loop (trio keeps httpx's transport), not when the environment names a
+    proxy (httpx's transport handles those), and not when `POLAR_SDK_DEFAULT_TRANSPORT=1`
+    asks for httpx's transport (a private switch for comparisons and diagnosis).
+    """
+    if os.environ.get("POLAR_SDK_DEFAULT_TRANSPORT") == "1":
+        return False
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    proxies = getproxies()
+    return not any(proxies.get(scheme) for scheme in _PROXY_SCHEMES)
 
 
 def _resolve_token(access_token: str | None) -> str:
@@ -133,7 +157,19 @@ class AsyncPolar:
         client_timeout = DEFAULT_TIMEOUT if timeout is NOT_GIVEN else as_timeout(timeout)
         pool_limits = limits or httpx.Limits()
 
+        ssl_contexts: list[ssl.SSLContext] = []  # built on first use, shared by its loops
+
         def make_client() -> httpx.AsyncClient:
+            # Called in the running loop that will use the client.
+            if _lean_transport_usable():
+                if not ssl_contexts:
+                    ssl_contexts.append(httpx.create_ssl_context())
+                return httpx.AsyncClient(
+                    transport=AsyncioTransport(ssl_context=ssl_contexts[0], limits=pool_limits),
+                    timeout=client_timeout,
+                    limits=pool_limits,
+                    follow_redirects=False,
+                )
             return httpx.AsyncClient(
                 timeout=client_timeout, limits=pool_limits, follow_redirects=False
             )
