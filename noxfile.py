@@ -16,6 +16,7 @@ TEST_DEPS = [
     "starlette>=0.37",
     "trio>=0.25",
     "fastapi>=0.110",
+    "trustme>=1.1",  # tests/test_transport.py: a throwaway CA for a loopback https server
 ]
 
 
