@@ -13,7 +13,7 @@ import httpx
 
 from ._config import DEFAULT_TIMEOUT, ENV_TOKEN, SERVERS, ServerName
 from ._converter import make_converter
-from ._exceptions import ConfigurationError
+from ._exceptions import ConfigurationError, InvalidRequestError
 from ._http import HTTPCore, as_timeout
 from ._retry import RetryPolicy
 from ._transport import AsyncioTransport
@@ -154,7 +154,10 @@ class AsyncPolar:
             raise ConfigurationError(f"max_in_flight must be at least 1, got {max_in_flight}")
         if http_client is not None and limits is not None:
             raise ConfigurationError("limits= applies to the SDK's own client; set them on yours")
-        client_timeout = DEFAULT_TIMEOUT if timeout is NOT_GIVEN else as_timeout(timeout)
+        try:
+            client_timeout = DEFAULT_TIMEOUT if timeout is NOT_GIVEN else as_timeout(timeout)
+        except InvalidRequestError as exc:
+            raise ConfigurationError(str(exc)) from None
         pool_limits = limits or httpx.Limits()
 
         ssl_contexts: list[ssl.SSLContext] = []  # built on first use, shared by its loops

@@ -214,6 +214,13 @@ def _compile_lean_structure(cls: type, converter: Converter) -> Callable[[Any], 
     return function
 
 
+def _structure_bool(value: Any, _: Any = None) -> bool:
+    # cattrs' default is bool(value), which would read "false" as True.
+    if type(value) is bool:
+        return value
+    raise TypeError(f"expected true or false, got {type(value).__name__}")
+
+
 def _is_open_enum(tp: Any) -> bool:
     """`Literal[...] | str`: a documented set of values that stays open to new ones."""
     if get_origin(tp) is not Union:
@@ -254,7 +261,9 @@ def _configure_customer(converter: Converter) -> None:
             return result
         raw_id = obj.get("id")
         return models.UnknownCustomer(
-            type=str(tag), id=raw_id if isinstance(raw_id, str) else None, raw=dict(obj)
+            type=tag if isinstance(tag, str) else None,
+            id=raw_id if isinstance(raw_id, str) else None,
+            raw=dict(obj),
         )
 
     unstructure_individual = converter.get_unstructure_hook(models.CustomerIndividual)
@@ -279,6 +288,7 @@ def configure_converter(converter: Converter) -> None:
     converter.register_structure_hook(datetime, _parse_datetime)
     converter.register_unstructure_hook(datetime, _format_datetime)
     converter.register_structure_hook(str, _structure_str)
+    converter.register_structure_hook(bool, _structure_bool)
     converter.register_structure_hook_func(_is_open_enum, _structure_str)
     configure_union_passthrough(Union[str, int, float, bool, None], converter)  # noqa: UP007
     # Registered after the passthrough so that it wins for `X | None`.

@@ -31,6 +31,7 @@ customer-session token: those live only in the request headers and response bodi
 from __future__ import annotations
 
 import email.utils
+import re
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -207,17 +208,17 @@ def parse_retry_after(value: str | None) -> float | None:
     if value is None:
         return None
     value = value.strip()
+    if _DELAY_SECONDS.fullmatch(value):
+        return float(value)
     try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        seconds = when.timestamp() - time.time()
-    if seconds != seconds:  # NaN
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
         return None
-    return max(0.0, seconds)
+    return max(0.0, when.timestamp() - time.time())
+
+
+# RFC 9110 says whole seconds; a decimal fraction is tolerated. No signs, exponents or "inf".
+_DELAY_SECONDS = re.compile(r"[0-9]{1,9}(?:\.[0-9]+)?")
 
 
 def _as_object(data: Any) -> dict[str, Any] | None:

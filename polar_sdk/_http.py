@@ -17,6 +17,7 @@ import asyncio
 import json
 import logging
 import math
+import threading
 import time
 from collections.abc import AsyncGenerator, Callable
 from typing import Any, TypeVar
@@ -31,6 +32,7 @@ from ._exceptions import (
     APIConnectionError,
     APITimeoutError,
     ClientClosedError,
+    InvalidRequestError,
     ResponseDecodeError,
     make_status_error,
     parse_retry_after,
@@ -46,7 +48,14 @@ logger = logging.getLogger("polar_sdk")
 
 
 def as_timeout(value: TimeoutTypes) -> httpx.Timeout:
-    return value if isinstance(value, httpx.Timeout) else httpx.Timeout(value)
+    """`value` as an `httpx.Timeout`; `InvalidRequestError` for negative or NaN seconds."""
+    timeout = value if isinstance(value, httpx.Timeout) else httpx.Timeout(value)
+    for seconds in (timeout.connect, timeout.read, timeout.write, timeout.pool):
+        if seconds is not None and not seconds >= 0:  # also catches NaN
+            raise InvalidRequestError(
+                f"timeouts must be None or a number of seconds >= 0, got {value!r}"
+            )
+    return timeout
 
 
 def _cap_timeout(timeout: httpx.Timeout, remaining: float) -> httpx.Timeout:
@@ -71,14 +80,26 @@ def _current_loop() -> object:
         return trio.lowlevel.current_trio_token()
 
 
-class _LoopClient:
-    """An owned `httpx.AsyncClient` bound to one event loop, plus the guard that closes it."""
+class _LoopState:
+    """What one event loop uses: its httpx client, its in-flight limiter, and a guard.
 
-    __slots__ = ("client", "closed", "guard", "loop")
+    The guard is an async generator parked on the loop; the loop finalises it when it shuts
+    down, which marks the state dead and closes the client if the SDK owns it.
+    """
 
-    def __init__(self, loop: object, client: httpx.AsyncClient) -> None:
+    __slots__ = ("client", "closed", "guard", "limiter", "loop", "owned")
+
+    def __init__(
+        self,
+        loop: object,
+        client: httpx.AsyncClient,
+        owned: bool,
+        limiter: anyio.CapacityLimiter | None,
+    ) -> None:
         self.loop = loop
         self.client = client
+        self.owned = owned
+        self.limiter = limiter
         self.closed = False
         self.guard: AsyncGenerator[None, None] | None = None
 
@@ -88,14 +109,18 @@ class _LoopClient:
         is_closed = getattr(self.loop, "is_closed", None)
         return bool(is_closed is not None and is_closed())
 
+    async def aclose(self) -> None:
+        self.closed = True
+        if self.owned:
+            await self.client.aclose()
 
-async def _close_at_loop_end(entry: _LoopClient) -> AsyncGenerator[None, None]:
+
+async def _close_at_loop_end(state: _LoopState) -> AsyncGenerator[None, None]:
     # Parked on its loop; the loop calls aclose() on it when it shuts down.
     try:
         yield
     finally:
-        entry.closed = True
-        await entry.client.aclose()
+        await state.aclose()
 
 
 class HTTPCore:
@@ -119,11 +144,11 @@ class HTTPCore:
         "_current",
         "_headers",
         "_json_headers",
-        "_limiters",
-        "_loops",
+        "_lock",
         "_make_client",
         "_max_in_flight",
         "_retry",
+        "_states",
         "_timeout",
         "_user_client",
     )
@@ -158,9 +183,9 @@ class HTTPCore:
         )
         self._retry = retry or NO_RETRY
         self._max_in_flight = max_in_flight
-        self._loops: list[_LoopClient] = []
-        self._current: _LoopClient | None = None
-        self._limiters: dict[object, anyio.CapacityLimiter] = {}
+        self._states: list[_LoopState] = []
+        self._current: _LoopState | None = None
+        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"<HTTPCore base_url={self._base_url!r}>"
@@ -180,59 +205,55 @@ class HTTPCore:
         """The default retry policy."""
         return self._retry
 
-    # clients per event loop --------------------------------------------------------------
-    async def _client(self) -> httpx.AsyncClient:
-        if self._user_client is not None:
-            return self._user_client
+    # state per event loop ----------------------------------------------------------------
+    async def _state(self) -> _LoopState:
         loop = _current_loop()
         current = self._current
         if current is not None and current.loop is loop and not current.closed:
-            return current.client
-        return await self._bind_loop(loop)
-
-    async def _bind_loop(self, loop: object) -> httpx.AsyncClient:
-        self._loops = [e for e in self._loops if not e.dead()]
-        for entry in self._loops:
-            if entry.loop is loop:
-                self._current = entry
-                return entry.client
-        entry = _LoopClient(loop, self._make_client())
-        guard = _close_at_loop_end(entry)
-        await guard.asend(None)
-        entry.guard = guard
-        self._loops.append(entry)
-        self._current = entry
-        return entry.client
-
-    def _limiter(self) -> anyio.CapacityLimiter | None:
-        if self._max_in_flight is None:
-            return None
-        loop = _current_loop()
-        limiter = self._limiters.get(loop)
-        if limiter is None:
-            self._limiters = {k: v for k, v in self._limiters.items() if not _is_closed(k)}
-            limiter = self._limiters[loop] = anyio.CapacityLimiter(self._max_in_flight)
-        return limiter
+            return current
+        with self._lock:  # loops in several threads may bind at once
+            if self._closed:
+                raise ClientClosedError("this Polar client is closed; create a new one")
+            self._states = [s for s in self._states if not s.dead()]
+            for state in self._states:
+                if state.loop is loop:
+                    self._current = state
+                    return state
+            limiter = (
+                None if self._max_in_flight is None else anyio.CapacityLimiter(self._max_in_flight)
+            )
+            if self._user_client is None:
+                state = _LoopState(loop, self._make_client(), True, limiter)
+            else:
+                state = _LoopState(loop, self._user_client, False, limiter)
+            self._states.append(state)
+            self._current = state
+        guard = _close_at_loop_end(state)
+        await guard.asend(None)  # runs to its `yield`: the loop now tracks it
+        state.guard = guard
+        return state
 
     async def aclose(self) -> None:
         """Close owned connections (of the running loop; ended loops closed theirs)."""
-        if self._closed:
-            return
-        self._closed = True
-        if self._user_client is not None:
-            return
-        try:
-            loop: object | None = _current_loop()
-        except Exception:  # pragma: no cover - not inside an event loop
-            loop = None
-        for entry in self._loops:
-            if entry.loop is loop and not entry.closed:
-                entry.closed = True
-                await entry.client.aclose()
-                if entry.guard is not None:
-                    await entry.guard.aclose()
-        self._loops = [e for e in self._loops if not e.dead()]
-        self._current = None
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            try:
+                loop: object | None = _current_loop()
+            except Exception:  # not inside an event loop
+                loop = None
+            mine = [s for s in self._states if s.loop is loop and not s.closed]
+            self._states = [s for s in self._states if s.loop is not loop and not s.dead()]
+            self._current = None
+        for state in mine:
+            if state.guard is not None:
+                await state.guard.aclose()  # its finally closes the client
+            else:
+                await state.aclose()
+
+    def _closed_error(self) -> ClientClosedError:
+        return ClientClosedError("this Polar client was closed while the call was running")
 
     # requests ------------------------------------------------------------------------------
     async def request(
@@ -260,34 +281,76 @@ class HTTPCore:
             request_timeout: httpx.Timeout | None = as_timeout(timeout)
         else:
             request_timeout = self._timeout
-        limiter = self._limiter()
+        started = time.monotonic()
+        deadline = None if policy.deadline is None else started + policy.deadline
+        state = await self._state()
+        limiter = state.limiter
         if limiter is None:
-            response = await self._send(method, path, content, headers, request_timeout, policy)
+            response = await self._send(
+                state, method, path, content, headers, request_timeout, policy, deadline
+            )
         else:
-            async with limiter:
-                response = await self._send(method, path, content, headers, request_timeout, policy)
+            await self._acquire(limiter, state, request_timeout, deadline, method, path, policy)
+            try:
+                response = await self._send(
+                    state, method, path, content, headers, request_timeout, policy, deadline
+                )
+            finally:
+                limiter.release()
         if response.status_code != expected_status:
             raise make_status_error(
                 response, polar_version=POLAR_VERSION, converter=self._converter
             )
         return self._decode(response, response_type)
 
+    async def _acquire(
+        self,
+        limiter: anyio.CapacityLimiter,
+        state: _LoopState,
+        timeout: httpx.Timeout | None,
+        deadline: float | None,
+        method: str,
+        path: str,
+        policy: RetryPolicy,
+    ) -> None:
+        """Wait for an in-flight slot, no longer than the pool timeout or the deadline."""
+        pool = (timeout or state.client.timeout).pool
+        wait = math.inf if pool is None else pool
+        if deadline is not None:
+            wait = min(wait, deadline - time.monotonic())
+        if wait == math.inf:
+            await limiter.acquire()
+            return
+        try:
+            with anyio.fail_after(max(wait, 0.0)):
+                await limiter.acquire()
+        except TimeoutError:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise self._deadline_error(method, path, policy, 0, None) from None
+            raise APITimeoutError(
+                f"no free slot for {method} {path} within the pool timeout ({wait:g} s): "
+                f"{limiter.total_tokens:g} requests were already in flight (max_in_flight)"
+            ) from None
+
     async def _send(
         self,
+        state: _LoopState,
         method: str,
         path: str,
         content: bytes | None,
         headers: dict[str, str],
         timeout: httpx.Timeout | None,
         policy: RetryPolicy,
+        deadline: float | None,
     ) -> httpx.Response:
         """Send until a final answer: the expected one, or one not worth retrying."""
-        client = await self._client()
+        client = state.client
         url = self._base_url + path
         started = time.monotonic()
-        deadline = None if policy.deadline is None else started + policy.deadline
         attempt = 0
         while True:
+            if self._closed or state.closed:
+                raise self._closed_error()
             attempt += 1
             attempt_timeout: Any = timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT
             remaining = math.inf
@@ -309,7 +372,13 @@ class HTTPCore:
                         response = await client.send(request)
             except TimeoutError as exc:
                 raise self._deadline_error(method, path, policy, attempt, request) from exc
+            except RuntimeError as exc:
+                if client.is_closed:  # closed under us by aclose() or the loop's end
+                    raise self._closed_error() from exc
+                raise
             except httpx.TransportError as exc:
+                if self._closed or state.closed:
+                    raise self._closed_error() from exc
                 if attempt < policy.max_attempts and policy.retries_exception(method, exc):
                     delay = policy.backoff(attempt)
                     if self._fits(deadline, delay):
@@ -412,11 +481,6 @@ class HTTPCore:
                 f"the {what} does not match {response_type.__name__}: " + "; ".join(problems),
                 response=response,
             ) from exc
-
-
-def _is_closed(loop: object) -> bool:
-    is_closed = getattr(loop, "is_closed", None)
-    return bool(is_closed is not None and is_closed())
 
 
 def _transport_error(

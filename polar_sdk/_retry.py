@@ -13,12 +13,13 @@ request timeouts, and the SDK keeps its runtime dependencies to httpx, attrs, ca
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable
 from typing import Final
 
 import httpx
-from attrs import field, frozen, validators
+from attrs import Attribute, field, frozen, validators
 
 __all__ = ["IDEMPOTENT_METHODS", "RetryEvent", "RetryPolicy"]
 
@@ -26,6 +27,11 @@ IDEMPOTENT_METHODS: Final = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"
 
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 """Failures that happen before a single byte of the request left this process."""
+
+
+def _positive_finite(_instance: object, attribute: Attribute[float], value: float) -> None:
+    if not 0 < value < math.inf:  # also false for NaN
+        raise ValueError(f"{attribute.name} must be a positive number of seconds, got {value!r}")
 
 
 @frozen(kw_only=True)
@@ -69,7 +75,7 @@ class RetryPolicy:
     initial_backoff: float = field(default=0.5, validator=validators.ge(0))
     max_backoff: float = field(default=8.0, validator=validators.ge(0))
     max_retry_after: float = field(default=60.0, validator=validators.ge(0))
-    deadline: float | None = field(default=None)
+    deadline: float | None = field(default=None, validator=validators.optional(_positive_finite))
     retry_statuses: frozenset[int] = frozenset({429, 503})
     retry_idempotent_statuses: frozenset[int] = frozenset({500, 502, 504})
     retry_unsafe: bool = False

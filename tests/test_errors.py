@@ -148,7 +148,20 @@ def test_429_retry_after_seconds_and_date() -> None:
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("0", 0.0), ("1.5", 1.5), ("-3", 0.0), ("soon", None), (None, None), ("nan", None)],
+    [
+        ("0", 0.0),
+        (" 2 ", 2.0),
+        ("1.5", 1.5),
+        ("-3", None),
+        ("soon", None),
+        (None, None),
+        ("nan", None),
+        ("inf", None),
+        ("Infinity", None),
+        ("1e400", None),
+        ("1_0", None),
+        ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0),  # a date in the past: retry now
+    ],
 )
 def test_parse_retry_after(value: str | None, expected: float | None) -> None:
     assert parse_retry_after(value) == expected

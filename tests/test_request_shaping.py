@@ -272,7 +272,7 @@ def test_bad_server_configuration(kwargs: dict[str, Any], fragment: str) -> None
 
 async def test_default_timeout_is_finite() -> None:
     async with AsyncPolar(TOKEN) as polar:
-        timeout = (await polar._http._client()).timeout
+        timeout = (await polar._http._state()).client.timeout
     assert timeout.read == 60.0
     assert timeout.connect == 10.0
 
@@ -380,7 +380,7 @@ async def test_closed_client_refuses_calls() -> None:
 async def test_owned_client_is_closed_with_the_sdk() -> None:
     polar = AsyncPolar(TOKEN)
     async with polar:
-        inner = await polar._http._client()
+        inner = (await polar._http._state()).client
     assert inner.is_closed
 
 

@@ -70,11 +70,11 @@ class CustomerTeam:
 class UnknownCustomer:
     """A customer of a `type` this SDK version does not know yet.
 
-    Nothing is dropped: `raw` holds the object exactly as the server sent it, and `id`
-    is lifted out of it for convenience.
+    Nothing is dropped: `raw` holds the object exactly as the server sent it; `type` and `id`
+    are lifted out of it when they are strings (`type` is `None` when the tag is missing).
     """
 
-    type: str
+    type: str | None
     id: str | None = None
     raw: dict[str, Any] = field(repr=False)
 
