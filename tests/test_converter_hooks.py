@@ -112,3 +112,56 @@ def test_bad_answers_still_get_cattrs_detailed_errors(change: Any, expected: str
     assert any(expected in line for line in transform_error(caught.value)), transform_error(
         caught.value
     )
+
+
+def _reference_converter() -> Any:
+    """The same wire conventions, but every model decoded by cattrs' own generated hooks."""
+    from cattrs import Converter
+
+    from polar_sdk import _converter
+
+    original = _converter._fast_structure_factory
+    _converter._fast_structure_factory = lambda conv: conv.gen_structure_attrs_fromdict
+    try:
+        reference = Converter()
+        _converter.configure_converter(reference)
+    finally:
+        _converter._fast_structure_factory = original
+    return reference
+
+
+def _recorded_bodies() -> list[dict[str, Any]]:
+    from tests.conftest import load_case, session_case_paths
+
+    bodies = [load_case(p)["response"]["body"] for p in session_case_paths()]
+    return [b for b in bodies if isinstance(b, dict) and "customer_portal_url" in b]
+
+
+def test_fast_path_decodes_exactly_like_cattrs() -> None:
+    import json
+
+    from tests.test_request_shaping import SESSION_BODY
+
+    fast = make_converter()
+    reference = _reference_converter()
+    bodies = [SESSION_BODY, *_recorded_bodies()]
+    variants: list[dict[str, Any]] = []
+    for body in bodies:
+        variants.append(body)
+        sparse = copy.deepcopy(body)
+        for name in ("modified_at", "return_url"):
+            sparse.pop(name, None)
+        sparse["customer"].pop("avatar_url", None)
+        sparse["extra"] = {"x": 1}
+        variants.append(sparse)
+        odd = copy.deepcopy(body)
+        odd["customer"]["type"] = "household"
+        variants.append(odd)
+    for variant in variants:
+        got = fast.structure(variant, CustomerSession)
+        want = reference.structure(variant, CustomerSession)
+        assert got == want
+        assert json.dumps(fast.unstructure(got), sort_keys=True) == json.dumps(
+            reference.unstructure(want), sort_keys=True
+        )
+    assert len(variants) >= 3
