@@ -16,7 +16,7 @@ from ._converter import make_converter
 from ._exceptions import ConfigurationError, InvalidRequestError
 from ._http import HTTPCore, as_timeout
 from ._retry import RetryPolicy
-from ._transport import AsyncioTransport
+from ._transport import AsyncioTransport, DirectClient
 from ._types import NOT_GIVEN, NotGivenOr, TimeoutTypes
 from .resources import AsyncCustomerSessions
 
@@ -167,7 +167,7 @@ class AsyncPolar:
             if _lean_transport_usable():
                 if not ssl_contexts:
                     ssl_contexts.append(httpx.create_ssl_context())
-                return httpx.AsyncClient(
+                return DirectClient(
                     transport=AsyncioTransport(ssl_context=ssl_contexts[0], limits=pool_limits),
                     timeout=client_timeout,
                     limits=pool_limits,

@@ -14,6 +14,7 @@ number of loops, one after another or side by side in threads.
 from __future__ import annotations
 
 import asyncio
+import datetime
 import json
 import logging
 import math
@@ -38,6 +39,7 @@ from ._exceptions import (
     parse_retry_after,
 )
 from ._retry import NO_RETRY, RetryEvent, RetryPolicy
+from ._transport import DirectClient
 from ._types import NOT_GIVEN, NotGivenOr, TimeoutTypes
 
 __all__ = ["HTTPCore", "as_timeout"]
@@ -45,6 +47,7 @@ __all__ = ["HTTPCore", "as_timeout"]
 _T = TypeVar("_T")
 
 logger = logging.getLogger("polar_sdk")
+_httpx_logger = logging.getLogger("httpx")
 
 
 def as_timeout(value: TimeoutTypes) -> httpx.Timeout:
@@ -87,7 +90,7 @@ class _LoopState:
     down, which marks the state dead and closes the client if the SDK owns it.
     """
 
-    __slots__ = ("client", "closed", "guard", "limiter", "loop", "owned")
+    __slots__ = ("client", "closed", "direct", "guard", "headers", "limiter", "loop", "owned")
 
     def __init__(
         self,
@@ -102,6 +105,9 @@ class _LoopState:
         self.limiter = limiter
         self.closed = False
         self.guard: AsyncGenerator[None, None] | None = None
+        # An owned DirectClient: requests may skip httpx's client layer (see _send_direct).
+        self.direct = client if owned and isinstance(client, DirectClient) else None
+        self.headers: dict[int, httpx.Headers] = {}  # ours merged over the client's, by id
 
     def dead(self) -> bool:
         if self.closed:
@@ -150,6 +156,7 @@ class HTTPCore:
         "_retry",
         "_states",
         "_timeout",
+        "_urls",
         "_user_client",
     )
 
@@ -186,6 +193,7 @@ class HTTPCore:
         self._states: list[_LoopState] = []
         self._current: _LoopState | None = None
         self._lock = threading.Lock()
+        self._urls: dict[str, httpx.URL] = {}  # parsed request URLs, for DirectClient requests
 
     def __repr__(self) -> str:
         return f"<HTTPCore base_url={self._base_url!r}>"
@@ -359,17 +367,31 @@ class HTTPCore:
                 if remaining <= 0:
                     raise self._deadline_error(method, path, policy, attempt - 1, None)
                 attempt_timeout = _cap_timeout(timeout or client.timeout, remaining)
-            request = client.build_request(
-                method, url, content=content, headers=headers, timeout=attempt_timeout
-            )
+            direct = state.direct
+            if direct is not None and (
+                direct.cookies.jar or _httpx_logger.isEnabledFor(logging.INFO)
+            ):
+                direct = None  # httpx's client layer has something to add: go through it
+            if direct is None:
+                request = client.build_request(
+                    method, url, content=content, headers=headers, timeout=attempt_timeout
+                )
+            else:
+                request = self._build(state, direct, method, url, content, headers, attempt_timeout)
             try:
                 if deadline is None:
-                    response = await client.send(request)
+                    if direct is None:
+                        response = await client.send(request)
+                    else:
+                        response = await _send_direct(direct, request)
                 else:
                     # Backstop for answers that trickle in: no single read times out, but the
                     # whole call must still end by the deadline.
                     with anyio.fail_after(remaining):
-                        response = await client.send(request)
+                        if direct is None:
+                            response = await client.send(request)
+                        else:
+                            response = await _send_direct(direct, request)
             except TimeoutError as exc:
                 raise self._deadline_error(method, path, policy, attempt, request) from exc
             except RuntimeError as exc:
@@ -412,6 +434,41 @@ class HTTPCore:
                     )
                     continue
             return response
+
+    def _build(
+        self,
+        state: _LoopState,
+        client: DirectClient,
+        method: str,
+        url: str,
+        content: bytes | None,
+        headers: dict[str, str],
+        timeout: httpx.Timeout | Any,
+    ) -> httpx.Request:
+        """The request `client.build_request()` would build, without redoing fixed work.
+
+        The URL is parsed once per path and our headers merged over the client's once per
+        header set; the rest is what build_request does for a client without base URL,
+        params, cookies or auth.
+        """
+        parsed = self._urls.get(url)
+        if parsed is None:
+            if len(self._urls) >= 256:  # paths with ids in them: keep the cache small
+                self._urls.clear()
+            parsed = self._urls[url] = httpx.URL(url)
+        merged = state.headers.get(id(headers))
+        if merged is None:
+            merged = httpx.Headers(client.headers)
+            merged.update(headers)
+            state.headers[id(headers)] = merged
+        effective = timeout if isinstance(timeout, httpx.Timeout) else client.timeout
+        return httpx.Request(
+            method,
+            parsed,
+            content=content,
+            headers=merged,
+            extensions={"timeout": effective.as_dict()},
+        )
 
     @staticmethod
     def _fits(deadline: float | None, delay: float) -> bool:
@@ -481,6 +538,38 @@ class HTTPCore:
                 f"the {what} does not match {response_type.__name__}: " + "; ".join(problems),
                 response=response,
             ) from exc
+
+
+async def _send_direct(client: DirectClient, request: httpx.Request) -> httpx.Response:
+    """Send through `client`'s transport as `client.send()` would, minus layers with no effect.
+
+    Only used when the client has no cookies and httpx's request logging is off (the caller
+    checks); the client has no auth or event hooks and does not follow redirects. What send()
+    gives a response is given here too: its request, its body read, `elapsed`, cookies it sets
+    stored on the client, `next_request` for a redirect, the request on a transport error.
+    """
+    if client.is_closed:
+        raise RuntimeError("Cannot send a request, as the client has been closed.")
+    started = time.perf_counter()
+    try:
+        response = await client.transport.handle_async_request(request)
+    except httpx.RequestError as exc:
+        exc.request = request
+        raise
+    response.request = request
+    try:
+        await response.aread()
+    except BaseException:
+        await response.aclose()
+        raise
+    response.elapsed = datetime.timedelta(seconds=time.perf_counter() - started)
+    if "set-cookie" in response.headers:
+        client.cookies.extract_cookies(response)
+    if response.has_redirect_location:
+        build_redirect = getattr(client, "_build_redirect_request", None)
+        if build_redirect is not None:
+            response.next_request = build_redirect(request, response)
+    return response
 
 
 def _transport_error(

@@ -27,7 +27,7 @@ from typing import Any, TypeVar, cast
 import httpcore
 import httpx
 
-__all__ = ["AsyncioTransport"]
+__all__ = ["AsyncioTransport", "DirectClient"]
 
 _T = TypeVar("_T")
 
@@ -465,3 +465,16 @@ class AsyncioTransport(httpx.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         await self._pool.aclose()
+
+
+class DirectClient(httpx.AsyncClient):
+    """An `httpx.AsyncClient` over an `AsyncioTransport`, built by the SDK for its own use.
+
+    `polar_sdk._http` hands this client's requests straight to `transport` when nothing the
+    client would add applies (no cookies stored, httpx's request logging off), and through
+    `send()` otherwise. It has no auth, event hooks or base URL.
+    """
+
+    def __init__(self, *, transport: AsyncioTransport, **kwargs: Any) -> None:
+        super().__init__(transport=transport, **kwargs)
+        self.transport = transport

@@ -593,3 +593,107 @@ def test_a_caller_client_is_never_replaced(built: list[AsyncioTransport]) -> Non
 
     asyncio.run(main())
     assert built == []
+
+
+# the SDK's direct path through DirectClient -------------------------------------------------
+
+
+def test_direct_requests_match_build_request(run: Any) -> None:
+    from polar_sdk._http import HTTPCore, _LoopState
+    from polar_sdk._transport import DirectClient
+
+    async def main() -> None:
+        client = DirectClient(
+            transport=AsyncioTransport(),
+            timeout=httpx.Timeout(7, connect=3),
+            follow_redirects=False,
+        )
+        core = HTTPCore(
+            token="polar_oat_direct",
+            base_url="http://127.0.0.1:9",
+            converter=None,  # type: ignore[arg-type]
+            timeout=None,
+            http_client=None,
+            make_client=lambda: client,
+            retry=None,
+        )
+        state = _LoopState(asyncio.get_running_loop(), client, True, None)
+        assert state.direct is client
+        url = "http://127.0.0.1:9/v1/customer-sessions/?x=1"
+        headers = {"Authorization": "Bearer t", "Content-Type": "application/json"}
+        for timeout in (httpx.USE_CLIENT_DEFAULT, httpx.Timeout(1.5)):
+            for content in (None, b'{"a":1}'):
+                ours = core._build(state, client, "POST", url, content, headers, timeout)
+                theirs = client.build_request(
+                    "POST", url, content=content, headers=headers, timeout=timeout
+                )
+                assert ours.url == theirs.url
+                assert str(ours.url) == str(theirs.url)
+                assert ours.headers.raw == theirs.headers.raw
+                assert ours.extensions == theirs.extensions
+                assert ours.read() == theirs.read()
+        await client.aclose()
+
+    run(main())
+
+
+class _CookieServer(Server):
+    """Answers /cookie with a Set-Cookie and /redirect with a 302; echoes request headers."""
+
+    async def _one(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+        except asyncio.IncompleteReadError:
+            return False
+        lines = head.decode("latin-1").split("\r\n")
+        path = lines[0].split(" ")[1]
+        extra = b""
+        status = b"200 OK"
+        if path == "/cookie":
+            extra = b"set-cookie: session=abc; Path=/\r\n"
+        elif path == "/redirect":
+            status = b"302 Found"
+            extra = b"location: /elsewhere\r\n"
+        body = "\n".join(lines[1:]).lower().encode()
+        writer.write(
+            b"HTTP/1.1 %s\r\n%scontent-length: %d\r\n\r\n%s" % (status, extra, len(body), body)
+        )
+        await writer.drain()
+        return True
+
+
+def test_direct_path_keeps_what_httpx_send_gives(run: Any) -> None:
+    from polar_sdk._http import _send_direct
+    from polar_sdk._transport import DirectClient
+
+    async def main() -> None:
+        server = _CookieServer()
+        await server.start()
+        try:
+            async with DirectClient(transport=AsyncioTransport(), follow_redirects=False) as c:
+                request = c.build_request("GET", server.url("/redirect"))
+                response = await _send_direct(c, request)
+                assert response.status_code == 302
+                assert response.request is request
+                assert response.elapsed.total_seconds() > 0
+                assert response.next_request is not None
+                assert str(response.next_request.url) == server.url("/elsewhere")
+
+                response = await _send_direct(c, c.build_request("GET", server.url("/cookie")))
+                assert c.cookies.get("session") == "abc"
+                # With a cookie stored the SDK goes through send(), which sends it back.
+                echoed = await c.get(server.url("/echo"))
+                assert b"cookie: session=abc" in echoed.content
+
+                with pytest.raises(httpx.ConnectError) as info:
+                    await _send_direct(
+                        c, c.build_request("GET", f"http://127.0.0.1:{_refused_port()}/")
+                    )
+                assert info.value.request.url.port is not None
+
+            with pytest.raises(RuntimeError):
+                await _send_direct(c, c.build_request("GET", server.url("/")))
+        finally:
+            await server.stop()
+
+    run(main())
