@@ -322,6 +322,11 @@ class HTTPCore:
         policy: RetryPolicy,
     ) -> None:
         """Wait for an in-flight slot, no longer than the pool timeout or the deadline."""
+        try:
+            limiter.acquire_nowait()  # a free slot and nobody queued: no timer, no yield
+            return
+        except anyio.WouldBlock:
+            pass
         pool = (timeout or state.client.timeout).pool
         wait = math.inf if pool is None else pool
         if deadline is not None:
