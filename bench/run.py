@@ -38,6 +38,7 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 RESULTS = BENCH / "results"
 OURS = "polar_sdk"
+OURS_HTTPX = "polar_sdk[httpx-transport]"  # our client on httpx's default transport
 RAW = "raw-httpx"
 PEER = "polar-sdk 1.0.2"
 OLD = "polar-sdk 0.32.0"
@@ -224,11 +225,11 @@ def run_suite(args: argparse.Namespace) -> dict[str, Any]:
     try:
         if want("latency"):
             log("sequential async latency")
-            res = runner.worker("latency-async", [RAW, OURS, PEER], **seq)
+            res = runner.worker("latency-async", [RAW, OURS, PEER, OURS_HTTPX], **seq)
             raw_results["latency_async"] = res
             base = res["samples"][RAW]
             rows.append(ratio_row("async create", RAW, base, base))
-            for name in (OURS, PEER):
+            for name in (OURS, PEER, OURS_HTTPX):
                 spread = repeat_ratios(res, name, RAW)
                 rows.append(
                     ratio_row("async create", name, res["samples"][name], base, spread=spread)
@@ -243,12 +244,12 @@ def run_suite(args: argparse.Namespace) -> dict[str, Any]:
                     )
                 )
             log("sequential sync latency")
-            res = runner.worker("latency-sync", [RAW, OURS, PEER], **seq)
+            res = runner.worker("latency-sync", [RAW, OURS, PEER, OURS_HTTPX], **seq)
             raw_results["latency_sync"] = res
             skipped.update({f"sync {k}": v for k, v in res.get("skipped", {}).items()})
             base = res["samples"][RAW]
             rows.append(ratio_row("sync create", RAW, base, base))
-            for name in (OURS, PEER):
+            for name in (OURS, PEER, OURS_HTTPX):
                 if name in res["samples"]:
                     spread = repeat_ratios(res, name, RAW)
                     rows.append(
@@ -529,8 +530,9 @@ def main() -> None:
     parser.add_argument(
         "--extra-impls",
         type=lambda s: s.split(","),
-        default=["polar_sdk[max_in_flight=20]"],
-        help="more async clients for the throughput rows (default: polar_sdk[max_in_flight=20])",
+        default=["polar_sdk[max_in_flight=20]", "polar_sdk[httpx-transport]"],
+        help="more async clients for the throughput rows (default: polar_sdk[max_in_flight=20],"
+        " polar_sdk[httpx-transport])",
     )
     parser.add_argument("--compare", type=Path, help="an earlier result JSON to compare with")
     parser.add_argument("--out", type=Path, default=RESULTS)

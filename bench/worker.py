@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import json
+import os
 import sys
 import time
 import tracemalloc
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 from _common import CUSTOMER_ID, PATH, TOKEN, emit, response_body, rss_bytes, summary
@@ -55,6 +57,20 @@ class SkipImpl(Exception):
 # the decoded answer, so raw httpx pays json.loads like the SDKs pay their decoding.
 
 
+HTTPX_TRANSPORT = "polar_sdk[httpx-transport]"
+"""Our client on httpx's default transport instead of polar_sdk._transport.AsyncioTransport."""
+
+
+@contextlib.contextmanager
+def httpx_transport() -> Iterator[None]:
+    """Clients polar_sdk builds inside this block use httpx's default transport."""
+    os.environ["POLAR_SDK_DEFAULT_TRANSPORT"] = "1"
+    try:
+        yield
+    finally:
+        del os.environ["POLAR_SDK_DEFAULT_TRANSPORT"]
+
+
 async def make_async(name: str, base: str) -> tuple[AsyncCall, Callable[[], Awaitable[None]]]:
     """An async client by name, ready to call."""
     if name == "raw-httpx":
@@ -80,6 +96,10 @@ async def make_async(name: str, base: str) -> tuple[AsyncCall, Callable[[], Awai
 
         async def ours_call() -> Any:
             return await ours.customer_sessions.create(customer_id=CUSTOMER_ID)
+
+        if name == HTTPX_TRANSPORT:
+            with httpx_transport():
+                await ours_call()  # builds this loop's client with httpx's own transport
 
         return ours_call, ours.aclose
     if name == "polar-sdk 1.0.2":
@@ -127,7 +147,7 @@ def make_sync(name: str, base: str) -> tuple[SyncCall, Callable[[], None]]:
             return json.loads(response.content)
 
         return raw_call, raw.close
-    if name == "polar_sdk":
+    if name in ("polar_sdk", HTTPX_TRANSPORT):
         try:
             from polar_sdk import Polar  # type: ignore[attr-defined]
         except ImportError as exc:
@@ -139,6 +159,9 @@ def make_sync(name: str, base: str) -> tuple[SyncCall, Callable[[], None]]:
         def ours_call() -> Any:
             return ours.customer_sessions.create(customer_id=CUSTOMER_ID)
 
+        if name == HTTPX_TRANSPORT:
+            with httpx_transport():
+                ours_call()  # builds the portal loop's client with httpx's own transport
         return ours_call, ours.close
     if name == "polar-sdk 1.0.2":
         from polar.v2026_10 import Polar as PeerPolar
