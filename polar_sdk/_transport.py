@@ -90,7 +90,8 @@ class _Protocol(asyncio.Protocol):
         self.write_paused = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # Called again by loop.start_tls() with the TLS transport wrapping the socket.
+        # loop.start_tls() does not call this again: _Stream.start_tls() swaps in the TLS
+        # transport itself, so flow control acts on the TLS layer, not the raw socket.
         self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
@@ -273,6 +274,7 @@ class _Stream(httpcore.AsyncNetworkStream):
         except BaseException:
             self._transport.abort()
             raise
+        self._protocol.transport = tls_transport
         return _Stream(self._loop, tls_transport, self._protocol, tls=True)
 
     async def _start_tls(
