@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tests.fakeapi import FakePolarAPI
+from tests.faultserver import FaultServer
 
 TOKEN = "polar_oat_testTokenForTheFakeApi0000000000000000000000"
 
@@ -73,6 +74,23 @@ def fake_api(fake_api_server: FakePolarAPI) -> Iterator[FakePolarAPI]:
     fake_api_server.reset()
     yield fake_api_server
     fake_api_server.reset()
+
+
+@pytest.fixture(scope="session")
+def fault_server() -> Iterator[FaultServer]:
+    server = FaultServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def faults(fault_server: FaultServer) -> FaultServer:
+    """The fault-injection server, with its script, counters and default answer reset."""
+    fault_server.reset()
+    return fault_server
 
 
 @pytest.fixture(params=["asyncio"])

@@ -8,7 +8,6 @@ import math
 import sys
 import threading
 import time
-from collections.abc import Iterator
 
 import anyio
 import pytest
@@ -25,20 +24,6 @@ from polar_sdk.errors import (
 from polar_sdk.models import CustomerSession, UnknownCustomer
 from tests.faultserver import FaultServer, respond
 from tests.test_request_shaping import CUSTOMER, SESSION_BODY, TOKEN
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[FaultServer]:
-    srv = FaultServer()
-    srv.start()
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture
-def faults(server: FaultServer) -> FaultServer:
-    server.reset()
-    return server
 
 
 async def _outcome(polar: AsyncPolar) -> object:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Iterator
 from functools import partial
 
 import anyio
@@ -18,15 +17,6 @@ from tests.test_request_shaping import CUSTOMER, SESSION_BODY, TOKEN
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[FaultServer]:
-    srv = FaultServer()
-    srv.start()
-    srv.default = respond(201, SESSION_BODY)
-    yield srv
-    srv.stop()
-
-
 def _wait_for(predicate: object, timeout: float = 3.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -36,10 +26,9 @@ def _wait_for(predicate: object, timeout: float = 3.0) -> bool:
     return False
 
 
-def test_one_client_across_ten_asyncio_runs(server: FaultServer) -> None:
-    server.reset()
-    server.default = respond(201, SESSION_BODY)
-    polar = AsyncPolar(TOKEN, base_url=server.url)
+def test_one_client_across_ten_asyncio_runs(faults: FaultServer) -> None:
+    faults.default = respond(201, SESSION_BODY)
+    polar = AsyncPolar(TOKEN, base_url=faults.url)
 
     async def call() -> str:
         session = await polar.customer_sessions.create(customer_id=CUSTOMER)
@@ -47,16 +36,15 @@ def test_one_client_across_ten_asyncio_runs(server: FaultServer) -> None:
 
     ids = [asyncio.run(call()) for _ in range(10)]
     assert ids == [SESSION_BODY["id"]] * 10
-    assert len(server.requests) == 10
+    assert len(faults.requests) == 10
     # Each run's connection was closed when its loop ended: nothing stays open.
-    assert _wait_for(lambda: server.open_connections == 0)
-    assert server.connections == 10
+    assert _wait_for(lambda: faults.open_connections == 0)
+    assert faults.connections == 10
 
 
-def test_one_client_under_trio_then_asyncio(server: FaultServer) -> None:
-    server.reset()
-    server.default = respond(201, SESSION_BODY)
-    polar = AsyncPolar(TOKEN, base_url=server.url)
+def test_one_client_under_trio_then_asyncio(faults: FaultServer) -> None:
+    faults.default = respond(201, SESSION_BODY)
+    polar = AsyncPolar(TOKEN, base_url=faults.url)
 
     async def call() -> str:
         return (await polar.customer_sessions.create(customer_id=CUSTOMER)).id
@@ -64,14 +52,13 @@ def test_one_client_under_trio_then_asyncio(server: FaultServer) -> None:
     assert anyio.run(call, backend="trio") == SESSION_BODY["id"]
     assert anyio.run(call, backend="asyncio") == SESSION_BODY["id"]
     assert anyio.run(call, backend="trio") == SESSION_BODY["id"]
-    assert len(server.requests) == 3
-    assert _wait_for(lambda: server.open_connections == 0)
+    assert len(faults.requests) == 3
+    assert _wait_for(lambda: faults.open_connections == 0)
 
 
-def test_loops_side_by_side_in_threads(server: FaultServer) -> None:
-    server.reset()
-    server.default = respond(201, SESSION_BODY)
-    polar = AsyncPolar(TOKEN, base_url=server.url)
+def test_loops_side_by_side_in_threads(faults: FaultServer) -> None:
+    faults.default = respond(201, SESSION_BODY)
+    polar = AsyncPolar(TOKEN, base_url=faults.url)
     results: list[str] = []
     lock = threading.Lock()
 
@@ -90,36 +77,35 @@ def test_loops_side_by_side_in_threads(server: FaultServer) -> None:
     for t in threads:
         t.join(timeout=20)
     assert len(results) == 20
-    assert _wait_for(lambda: server.open_connections == 0)
+    assert _wait_for(lambda: faults.open_connections == 0)
 
 
 # pytest-asyncio gives every test its own loop; one module-level client serves them all.
 SHARED: dict[str, AsyncPolar] = {}
 
 
-def _shared(server: FaultServer) -> AsyncPolar:
+def _shared(faults: FaultServer) -> AsyncPolar:
     if "polar" not in SHARED:
-        SHARED["polar"] = AsyncPolar(TOKEN, base_url=server.url)
+        SHARED["polar"] = AsyncPolar(TOKEN, base_url=faults.url)
     return SHARED["polar"]
 
 
 @pytest.mark.asyncio
 @pytest.mark.parametrize("round_", range(3))
-async def test_pytest_asyncio_per_test_loops(server: FaultServer, round_: int) -> None:
-    server.default = respond(201, SESSION_BODY)
-    session = await _shared(server).customer_sessions.create(customer_id=CUSTOMER)
+async def test_pytest_asyncio_per_test_loops(faults: FaultServer, round_: int) -> None:
+    faults.default = respond(201, SESSION_BODY)
+    session = await _shared(faults).customer_sessions.create(customer_id=CUSTOMER)
     assert session.id == SESSION_BODY["id"]
     assert round_ in range(3)
 
 
 @pytest.mark.anyio
-async def test_cancelled_calls_do_not_leak_pool_slots(server: FaultServer) -> None:
-    server.reset()
-    server.script([respond(201, SESSION_BODY, delay=0.5)] * 1000)
+async def test_cancelled_calls_do_not_leak_pool_slots(faults: FaultServer) -> None:
+    faults.script([respond(201, SESSION_BODY, delay=0.5)] * 1000)
     import httpx
 
     polar = AsyncPolar(
-        TOKEN, base_url=server.url, limits=httpx.Limits(max_connections=5), retry=None
+        TOKEN, base_url=faults.url, limits=httpx.Limits(max_connections=5), retry=None
     )
     async with polar:
         with anyio.move_on_after(0.3) as scope:
@@ -127,8 +113,8 @@ async def test_cancelled_calls_do_not_leak_pool_slots(server: FaultServer) -> No
                 for _ in range(1000):
                     tg.start_soon(partial(polar.customer_sessions.create, customer_id=CUSTOMER))
         assert scope.cancelled_caught
-        server.reset()
-        server.default = respond(201, SESSION_BODY)
+        faults.reset()
+        faults.default = respond(201, SESSION_BODY)
         started = time.monotonic()
         done = 0
 
@@ -144,7 +130,7 @@ async def test_cancelled_calls_do_not_leak_pool_slots(server: FaultServer) -> No
         assert time.monotonic() - started < 5.0
         # Phase-one sockets the server has not noticed closing yet may still count as open,
         # so bound what phase two opened: never more connections than the pool allows.
-        assert 1 <= server.connections <= 5
+        assert 1 <= faults.connections <= 5
 
 
 @pytest.mark.anyio
@@ -152,12 +138,11 @@ async def test_cancelled_calls_do_not_leak_pool_slots(server: FaultServer) -> No
     ("limits", "in_flight", "bound"), [(10, None, 10), (100, 8, 8), (None, "default", 20)]
 )
 async def test_thousand_concurrent_creates(
-    server: FaultServer, limits: int | None, in_flight: int | str | None, bound: int
+    faults: FaultServer, limits: int | None, in_flight: int | str | None, bound: int
 ) -> None:
     import httpx
 
-    server.reset()
-    server.default = respond(201, SESSION_BODY)
+    faults.default = respond(201, SESSION_BODY)
     errors: list[BaseException] = []
     ok = 0
 
@@ -176,7 +161,7 @@ async def test_thousand_concurrent_creates(
         options["max_in_flight"] = in_flight
     async with (
         AsyncPolar(
-            TOKEN, base_url=server.url, retry=RetryPolicy(max_attempts=1), **options
+            TOKEN, base_url=faults.url, retry=RetryPolicy(max_attempts=1), **options
         ) as polar,
         anyio.create_task_group() as tg,
     ):
@@ -184,5 +169,5 @@ async def test_thousand_concurrent_creates(
             tg.start_soon(one, polar)
     assert errors == []
     assert ok == 1000
-    assert len(server.requests) == 1000
-    assert 1 <= server.max_open_connections <= bound
+    assert len(faults.requests) == 1000
+    assert 1 <= faults.max_open_connections <= bound

@@ -9,7 +9,6 @@ from __future__ import annotations
 import email.utils
 import socket
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -31,20 +30,6 @@ from tests.test_request_shaping import CUSTOMER, SESSION_BODY, TOKEN
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
 FAST = RetryPolicy(initial_backoff=0.01, max_backoff=0.05)
-
-
-@pytest.fixture(scope="module")
-def fault_server() -> Iterator[FaultServer]:
-    server = FaultServer()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def faults(fault_server: FaultServer) -> FaultServer:
-    fault_server.reset()
-    return fault_server
 
 
 class Hook:
