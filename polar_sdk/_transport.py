@@ -381,6 +381,97 @@ class _ResponseStream(httpx.AsyncByteStream):
             await aclose()
 
 
+def _pool_internals_known() -> bool:
+    """Whether httpcore's pool has the internals `_Pool` relies on (checked for 1.0.x)."""
+    version = getattr(httpcore, "__version__", "")
+    probe = httpcore.AsyncConnectionPool(max_connections=1)
+    return (
+        version.startswith("1.0.")
+        and all(hasattr(probe, name) for name in _POOL_INTERNALS)
+        and callable(getattr(httpcore.AsyncConnectionPool, "_assign_requests_to_connections", None))
+    )
+
+
+_POOL_INTERNALS = (
+    "_connections",
+    "_requests",
+    "_max_connections",
+    "_max_keepalive_connections",
+    "create_connection",
+)
+
+
+class _Pool(httpcore.AsyncConnectionPool):
+    """httpcore's pool with a one-pass assignment of queued requests to connections.
+
+    httpcore 1.0.x hands the same idle HTTP/1.1 connection to every request queued in one
+    pass (the connection stays "idle" until the first of them starts), so all but one fail
+    with ConnectionNotAvailable and go round again; and its check for surplus idle
+    connections counts every connection once per idle connection. With bursts of concurrent
+    calls, as from many threads sharing one blocking `Polar`, that churn was most of the
+    event loop's work (bench/bench_sync_facade.py, 16 threads: 0.65x raw httpx before, 1.05x
+    after). This override keeps the pool's rules -- drop closed connections, close expired
+    ones and idle ones beyond the keep-alive limit, reuse before creating, never exceed the
+    connection limit, replace an idle connection when full -- and reserves each connection it
+    hands out for that one request. It is used only with HTTP/1.1 and only when the installed
+    httpcore has the internals it reads (`_pool_internals_known()`); otherwise the plain pool
+    is used.
+    """
+
+    def _assign_requests_to_connections(self) -> list[httpcore.AsyncConnectionInterface]:
+        closing: list[httpcore.AsyncConnectionInterface] = []
+        connections = self._connections
+        alive: list[httpcore.AsyncConnectionInterface] = []
+        for connection in connections:
+            if connection.is_closed():
+                continue
+            if connection.has_expired():
+                closing.append(connection)
+            else:
+                alive.append(connection)
+        idle = sum(1 for connection in alive if connection.is_idle())
+        kept: list[httpcore.AsyncConnectionInterface] = []
+        for connection in alive:
+            if idle > self._max_keepalive_connections and connection.is_idle():
+                closing.append(connection)
+                idle -= 1
+            else:
+                kept.append(connection)
+        connections[:] = kept
+
+        reserved = {id(r.connection) for r in self._requests if r.connection is not None}
+        for pool_request in self._requests:
+            if not pool_request.is_queued():
+                continue
+            origin = pool_request.request.url.origin
+            chosen = None
+            for connection in connections:
+                if (
+                    id(connection) not in reserved
+                    and connection.can_handle_request(origin)
+                    and connection.is_available()
+                ):
+                    chosen = connection
+                    break
+            if chosen is None:
+                if len(connections) >= self._max_connections:
+                    spare = next(
+                        (c for c in connections if c.is_idle() and id(c) not in reserved), None
+                    )
+                    if spare is None:
+                        continue  # stays queued until a connection frees up
+                    connections.remove(spare)
+                    closing.append(spare)
+                chosen = self.create_connection(origin)
+                connections.append(chosen)
+            pool_request.assign_to_connection(chosen)
+            reserved.add(id(chosen))
+        return closing
+
+
+_USE_POOL_OVERRIDE = _pool_internals_known()
+
+
 class AsyncioTransport(httpx.AsyncBaseTransport):
     """An httpx transport for asyncio loops: httpcore's pool over asyncio protocols.
 
@@ -404,7 +495,8 @@ class AsyncioTransport(httpx.AsyncBaseTransport):
         local_address: str | None = None,
         socket_options: Iterable[_SocketOption] | None = None,
     ) -> None:
-        self._pool = httpcore.AsyncConnectionPool(
+        pool_class = _Pool if _USE_POOL_OVERRIDE else httpcore.AsyncConnectionPool
+        self._pool = pool_class(
             ssl_context=ssl_context if ssl_context is not None else httpx.create_ssl_context(),
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
