@@ -5,9 +5,10 @@ asyncio that layer costs more than the rest of a call's client-side work: every 
 goes through anyio's stream wrappers, and before every request starts and after every request
 ends the pool asks each idle connection whether its socket became readable (a sign the server
 closed it), which the anyio backend answers by building a dictionary of socket attributes and
-polling the socket. Here the pool is the same public `httpcore.AsyncConnectionPool`, given a
-network backend written on `loop.create_connection()`: bytes arrive through a protocol's
-callbacks into a buffer, so "readable" is a look at that buffer and an end-of-file flag.
+polling the socket. Here the pool is httpcore's `AsyncConnectionPool` (with one method
+replaced, see `_Pool`), given a network backend written on `loop.create_connection()`: bytes
+arrive through a protocol's callbacks into a buffer, so "readable" is a look at that buffer and
+an end-of-file flag.
 
 `AsyncioTransport` is only valid on an asyncio event loop (uvloop included); under trio the SDK
 keeps httpx's default transport. It never handles proxies: `polar_sdk._client` falls back to
