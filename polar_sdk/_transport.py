@@ -422,11 +422,18 @@ class _Pool(httpcore.AsyncConnectionPool):
     def _assign_requests_to_connections(self) -> list[httpcore.AsyncConnectionInterface]:
         closing: list[httpcore.AsyncConnectionInterface] = []
         connections = self._connections
+        # Connections handed to requests still in the pool; worked out before the clean-up so
+        # that a connection whose request was cancelled before using it can be recognised.
+        reserved = {id(r.connection) for r in self._requests if r.connection is not None}
         alive: list[httpcore.AsyncConnectionInterface] = []
         for connection in connections:
             if connection.is_closed():
                 continue
-            if connection.has_expired():
+            if connection.has_expired() or (
+                id(connection) not in reserved and _never_opened(connection)
+            ):
+                # The second case is httpcore#1093: a new connection given to a request that
+                # was cancelled before it ran stays "connecting" forever and holds a slot.
                 closing.append(connection)
             else:
                 alive.append(connection)
@@ -440,7 +447,6 @@ class _Pool(httpcore.AsyncConnectionPool):
                 kept.append(connection)
         connections[:] = kept
 
-        reserved = {id(r.connection) for r in self._requests if r.connection is not None}
         for pool_request in self._requests:
             if not pool_request.is_queued():
                 continue
@@ -468,6 +474,15 @@ class _Pool(httpcore.AsyncConnectionPool):
             pool_request.assign_to_connection(chosen)
             reserved.add(id(chosen))
         return closing
+
+
+def _never_opened(connection: httpcore.AsyncConnectionInterface) -> bool:
+    """A pool connection that has not started connecting (no network connection yet)."""
+    return (
+        isinstance(connection, httpcore.AsyncHTTPConnection)
+        and getattr(connection, "_connection", False) is None
+        and not connection.is_closed()
+    )
 
 
 _USE_POOL_OVERRIDE = _pool_internals_known()

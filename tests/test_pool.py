@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -91,3 +92,75 @@ def test_a_full_pool_replaces_an_idle_connection_for_a_new_origin(faults: FaultS
         assert asyncio.run(both()) == [{"at": "first"}, {"at": "second"}, 1]
     finally:
         other.stop()
+
+
+def test_a_connection_given_to_a_cancelled_request_does_not_hold_its_slot(
+    faults: FaultServer,
+) -> None:
+    # httpcore#1093: B queues behind A on the only connection; when A's answer is read, the
+    # pool hands B a new connection, and B is cancelled before it runs. That connection never
+    # opens, and with httpcore's pool it kept the slot forever (every later request: PoolTimeout).
+    faults.default = respond(200, b"ok", {"connection": "close"})
+    faults.script([respond(200, b"a", {"connection": "close"}, delay=0.3)])
+    transport = AsyncioTransport(limits=httpx.Limits(max_connections=1))
+
+    async def scenario() -> tuple[int, int]:
+        timeout = httpx.Timeout(5.0, pool=2.0)
+        async with httpx.AsyncClient(transport=transport, timeout=timeout) as http:
+            waiting: asyncio.Task[httpx.Response] | None = None
+
+            async def first() -> httpx.Response:
+                answer = await http.get(f"{faults.url}/a")
+                assert waiting is not None
+                waiting.cancel()  # B has just been handed a connection but has not run
+                return answer
+
+            holder = asyncio.ensure_future(first())
+            await asyncio.sleep(0.1)
+            waiting = asyncio.ensure_future(http.get(f"{faults.url}/b"))
+            await asyncio.sleep(0.05)
+            await holder
+            with contextlib.suppress(asyncio.CancelledError):
+                await waiting
+            after = await http.get(f"{faults.url}/c")
+            return after.status_code, len(transport.pool.connections)
+
+    assert asyncio.run(scenario()) == (200, 0)
+
+
+def test_waves_of_cancelled_calls_keep_the_client_usable(faults: FaultServer) -> None:
+    from polar_sdk import AsyncPolar
+    from tests.test_request_shaping import CUSTOMER, SESSION_BODY, TOKEN
+
+    faults.default = respond(201, SESSION_BODY, {"connection": "close"})
+
+    async def waves() -> dict[str, int]:
+        seen: dict[str, int] = {}
+        async with AsyncPolar(
+            TOKEN,
+            base_url=faults.url,
+            limits=httpx.Limits(max_connections=2),
+            timeout=httpx.Timeout(5.0, pool=1.0),
+            retry=None,
+        ) as polar:
+            for _ in range(40):
+                calls = [
+                    asyncio.ensure_future(polar.customer_sessions.create(customer_id=CUSTOMER))
+                    for _ in range(4)
+                ]
+                _, pending = await asyncio.wait(calls, return_when=asyncio.FIRST_COMPLETED)
+                for call in pending:
+                    call.cancel()
+                for call in calls:
+                    try:
+                        outcome = type(await call).__name__
+                    except asyncio.CancelledError:
+                        outcome = "cancelled"
+                    except Exception as exc:  # counted and asserted below
+                        outcome = type(exc).__name__
+                    seen[outcome] = seen.get(outcome, 0) + 1
+        return seen
+
+    seen = asyncio.run(waves())
+    assert "APITimeoutError" not in seen
+    assert seen.get("CustomerSession", 0) >= 40
