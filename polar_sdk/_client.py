@@ -12,7 +12,6 @@ from urllib.request import getproxies
 import httpx
 
 from ._config import DEFAULT_TIMEOUT, ENV_TOKEN, SERVERS, ServerName
-from ._converter import make_converter
 from ._exceptions import ConfigurationError, InvalidRequestError
 from ._http import HTTPCore, as_timeout
 from ._retry import RetryPolicy
@@ -27,8 +26,6 @@ DEFAULT_RETRY = RetryPolicy()
 
 DEFAULT_MAX_IN_FLIGHT = 20
 """Requests in flight at once per event loop unless told otherwise."""
-
-_CONVERTER = make_converter()
 
 
 _PROXY_SCHEMES = ("http", "https", "all")
@@ -180,7 +177,7 @@ class AsyncPolar:
         self._http = HTTPCore(
             token=token,
             base_url=_resolve_base_url(server, base_url, allow_insecure_http),
-            converter=_CONVERTER,
+            converter=None,
             timeout=timeout,
             http_client=http_client,
             make_client=make_client,

@@ -33,7 +33,7 @@ from __future__ import annotations
 import email.utils
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -105,19 +105,27 @@ class APITimeoutError(APIConnectionError):
 
 
 class ResponseDecodeError(PolarError):
-    """The server answered, but the body is not what the operation promises.
+    """An answer (or data given to `polar_sdk.models.structure()`) does not fit its model.
 
-    The raw body text is kept in `body` so nothing is lost; it is left out of the message
-    because a successful body can hold session tokens.
+    The message names the model and the path of each bad field. Nothing is lost: for an
+    answer, `body` keeps the raw text and `response` the whole `httpx.Response`; for
+    `structure()`, `data` keeps the input. Values are left out of the message because a
+    successful body can hold session tokens.
     """
 
-    def __init__(self, message: str, *, response: httpx.Response) -> None:
+    def __init__(
+        self, message: str, *, response: httpx.Response | None = None, data: Any = None
+    ) -> None:
         super().__init__(message)
         self.response = response
-        self.status_code = response.status_code
-        self.headers = response.headers
-        self.body = response.text
-        self.request = response.request
+        self.data = data
+        if response is not None:
+            self.status_code: int | None = response.status_code
+            self.headers: httpx.Headers | None = response.headers
+            self.body: str | None = response.text
+            self.request: httpx.Request | None = response.request
+        else:
+            self.status_code = self.headers = self.body = self.request = None
 
 
 class APIException(PolarError):
@@ -291,7 +299,10 @@ def _message(response: httpx.Response, data: Any, polar_version: str) -> str:
 
 
 def make_status_error(
-    response: httpx.Response, *, polar_version: str, converter: Any = None
+    response: httpx.Response,
+    *,
+    polar_version: str,
+    validation_detail: Callable[[list[Any]], list[ValidationError]] | None = None,
 ) -> APIException:
     """Build the right `APIException` subclass for an unexpected response (body already read)."""
     data: Any = None
@@ -306,24 +317,8 @@ def make_status_error(
         cls = ServerError if status >= 500 else APIException
     exc = cls(_message(response, data, polar_version), response=response, data=data)
     if cls is HTTPValidationError:
-        exc.detail = _validation_detail(data, converter)
+        obj = _as_object(data)
+        items: Any = obj.get("detail") if obj is not None else None
+        item_list: list[Any] = items if isinstance(items, list) else []  # pyright: ignore[reportUnknownVariableType]
+        exc.detail = validation_detail(item_list) if validation_detail is not None else []
     return exc
-
-
-def _validation_detail(data: Any, converter: Any) -> list[ValidationError]:
-    from .models import ValidationError
-
-    obj = _as_object(data)
-    items: Any = obj.get("detail") if obj is not None else None
-    if not isinstance(items, list) or converter is None:
-        return []
-    result: list[ValidationError] = []
-    item_list: list[Any] = items  # pyright: ignore[reportUnknownVariableType]
-    for item in item_list:
-        if not isinstance(item, dict):
-            continue
-        try:
-            result.append(converter.structure(item, ValidationError))
-        except Exception:  # a malformed item must not hide the 422 itself
-            continue
-    return result

@@ -21,11 +21,10 @@ import math
 import threading
 import time
 from collections.abc import AsyncGenerator, Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 import httpx
-from cattrs import BaseValidationError, Converter, transform_error
 
 from . import _json
 from ._config import POLAR_VERSION, USER_AGENT
@@ -41,6 +40,11 @@ from ._exceptions import (
 from ._retry import NO_RETRY, RetryEvent, RetryPolicy
 from ._transport import DirectClient
 from ._types import NOT_GIVEN, NotGivenOr, TimeoutTypes
+
+if TYPE_CHECKING:
+    from cattrs import Converter
+
+    from .models import ValidationError
 
 __all__ = ["HTTPCore", "as_timeout"]
 
@@ -135,7 +139,8 @@ class HTTPCore:
     Args:
         token: the bearer token; kept only inside prepared header dicts, never logged.
         base_url: scheme and host, without a trailing slash.
-        converter: the cattrs converter for bodies and answers.
+        converter: the cattrs converter for bodies and answers (`None`: the SDK's shared one,
+            built on first use).
         timeout: the default timeout, or `NOT_GIVEN` to use the client's own.
         http_client: a caller-owned client (left open on close), or `None` to own them.
         make_client: builds an owned client (one per event loop).
@@ -165,7 +170,7 @@ class HTTPCore:
         *,
         token: str,
         base_url: str,
-        converter: Converter,
+        converter: Converter | None,
         timeout: NotGivenOr[TimeoutTypes],
         http_client: httpx.AsyncClient | None,
         make_client: Callable[[], httpx.AsyncClient],
@@ -282,7 +287,7 @@ class HTTPCore:
             content = None
             headers = self._headers
         else:
-            content = _json.dumps(self._converter.unstructure(body))
+            content = _json.dumps(self._get_converter().unstructure(body))
             headers = self._json_headers
         policy = self._retry if retry is NOT_GIVEN else (retry or NO_RETRY)
         if timeout is not NOT_GIVEN:
@@ -307,7 +312,7 @@ class HTTPCore:
                 limiter.release()
         if response.status_code != expected_status:
             raise make_status_error(
-                response, polar_version=POLAR_VERSION, converter=self._converter
+                response, polar_version=POLAR_VERSION, validation_detail=self._validation_detail
             )
         return self._decode(response, response_type)
 
@@ -536,13 +541,50 @@ class HTTPCore:
                 response=response,
             ) from exc
         try:
-            return self._converter.structure(data, response_type)
-        except (BaseValidationError, ValueError, TypeError, KeyError, AttributeError) as exc:
+            result: _T = self._get_converter().structure(data, response_type)
+        except Exception as exc:
+            from cattrs import BaseValidationError, transform_error
+
+            from .models._convert import type_name
+
+            if not isinstance(exc, (BaseValidationError, ValueError, TypeError, KeyError)):
+                raise
             problems = transform_error(exc) if isinstance(exc, BaseValidationError) else [repr(exc)]
             raise ResponseDecodeError(
-                f"the {what} does not match {response_type.__name__}: " + "; ".join(problems),
+                f"the {what} does not match {type_name(response_type)}: " + "; ".join(problems),
                 response=response,
             ) from exc
+        return result
+
+    def _get_converter(self) -> Converter:
+        converter = self._converter
+        if converter is None:
+            from ._converter import converter as shared
+
+            converter = self._converter = shared()
+        return converter
+
+    def _validation_detail(self, items: list[Any]) -> list[ValidationError]:
+        return validation_detail(items, self._get_converter())
+
+
+def validation_detail(
+    items: list[Any], converter: Converter | None = None
+) -> list[ValidationError]:
+    """The items of a 422 answer's `detail` as `ValidationError` models (malformed ones skipped)."""
+    from .models import ValidationError
+
+    if converter is None:
+        from ._converter import converter as shared
+
+        converter = shared()
+    result: list[ValidationError] = []
+    for item in items:
+        try:
+            result.append(converter.structure(item, ValidationError))
+        except Exception:  # a malformed item must not hide the 422 itself
+            continue
+    return result
 
 
 async def _send_direct(client: DirectClient, request: httpx.Request) -> httpx.Response:

@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from polar_sdk._converter import make_converter
 from polar_sdk._exceptions import make_status_error, parse_retry_after
+from polar_sdk._http import validation_detail
 from polar_sdk.errors import (
     APIException,
     AuthenticationError,
@@ -33,7 +33,7 @@ def _error(status: int, body: Any = None, headers: dict[str, str] | None = None,
         response = httpx.Response(status, json=body, headers=headers, request=request)
     else:
         response = httpx.Response(status, text=text, headers=headers, request=request)
-    return make_status_error(response, polar_version="2026-10", converter=make_converter())
+    return make_status_error(response, polar_version="2026-10", validation_detail=validation_detail)
 
 
 @pytest.mark.parametrize(

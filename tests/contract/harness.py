@@ -23,13 +23,13 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequen
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Union, get_args, get_origin, get_type_hints
+from typing import Any, Union, get_args, get_origin
 
 import attrs
 import httpx
 
 from polar_sdk import AsyncPolar
-from polar_sdk.models import UnknownCustomer
+from polar_sdk.models import UnknownCustomer, type_hints
 from tests.checks import parse_wire_datetime
 
 __all__ = [
@@ -170,7 +170,7 @@ async def sdk_client(
 
 def _optional_fields(cls: type[Any]) -> frozenset[str]:
     """Fields of an attrs class whose annotation admits None."""
-    hints = get_type_hints(cls)
+    hints = type_hints(cls)
     names: set[str] = set()
     fields: tuple[attrs.Attribute[Any], ...] = attrs.fields(cls)
     for f in fields:

@@ -1,0 +1,145 @@
+"""Wire facts the spec gets wrong or leaves out, for the generator to apply.
+
+This is the only hand-written input besides the spec. Every entry says what it corrects and
+which recorded exchange (../shared/polar-fixtures) shows it; the generated files are never
+edited by hand. The builder applies `SCHEMA_PATCHES` to a copy of the spec before reading it,
+then uses the other tables while building the IR.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "CONTEXT_UNIONS",
+    "SCHEMA_PATCHES",
+    "SECRET_FIELDS",
+    "UNION_NAMES",
+    "Overlay",
+]
+
+# -- schema patches ---------------------------------------------------------------------------
+# `{"Schema": {"properties": {"field": {...}}, "required": {"add": [...], "remove": [...]}}}`:
+# a property's schema is replaced by the one given here (or merged with it when the value holds
+# "merge": True); `required` gains or loses names.
+
+
+def _const(value: Any) -> dict[str, Any]:
+    return {"type": "string", "const": value}
+
+
+def _enum(*values: str) -> dict[str, Any]:
+    return {"type": "string", "enum": list(values)}
+
+
+_ONCE_FOREVER = _enum("once", "forever")
+_REPEATING = _const("repeating")
+
+# The four discount shapes share `type: DiscountType` and `duration: DiscountDuration`, so a
+# repeating discount validates against both the once/forever and the repeat schema. The
+# server tells them apart by (type, duration), as every recorded discount shows
+# (api/discounts/*: fixed+repeating carries duration_in_months, percentage+once does not):
+# state those values on each shape, and the generic union rule follows from them.
+_DISCOUNT_SHAPES: dict[str, tuple[str, dict[str, Any]]] = {
+    "FixedOnceForeverDuration": ("fixed", _ONCE_FOREVER),
+    "FixedRepeatDuration": ("fixed", _REPEATING),
+    "PercentageOnceForeverDuration": ("percentage", _ONCE_FOREVER),
+    "PercentageRepeatDuration": ("percentage", _REPEATING),
+}
+
+SCHEMA_PATCHES: dict[str, dict[str, Any]] = {}
+for _shape, (_type, _duration) in _DISCOUNT_SHAPES.items():
+    for _name in (f"Discount{_shape}", f"Discount{_shape}Base", f"CheckoutDiscount{_shape}"):
+        SCHEMA_PATCHES[_name] = {
+            "properties": {"type": _const(_type), "duration": _duration},
+        }
+
+# An empty external id is refused by the server (api/../customer-sessions: 422), which the spec
+# does not say: the SDK refuses it before sending.
+SCHEMA_PATCHES["CustomerSessionCustomerExternalIDCreate"] = {
+    "properties": {"external_customer_id": {"type": "string", "minLength": 1}},
+}
+
+# An inactive token is introspected as just `{"active": false}` (RFC 7662, and
+# api/oauth2/introspect_token_200_*): every other field is present only for active tokens.
+SCHEMA_PATCHES["IntrospectTokenResponse"] = {
+    "required": {
+        "remove": [
+            "client_id", "token_type", "scope", "sub_type", "sub", "organizations",
+            "aud", "iss", "exp", "iat",
+        ],
+    },
+}  # fmt: skip
+
+# -- unions decided by a sibling field --------------------------------------------------------
+# A grant's `properties` object has no tag of its own (a custom grant's `{}` fits every shape);
+# the grant's benefit type says which shape it is. Keyed by "Schema.field": the path to the tag
+# in the object that holds the field, and tag value -> member schema.
+_GRANT_PROPERTIES = {
+    "discord": "BenefitGrantDiscordProperties",
+    "github_repository": "BenefitGrantGitHubRepositoryProperties",
+    "downloadables": "BenefitGrantDownloadablesProperties",
+    "license_keys": "BenefitGrantLicenseKeysProperties",
+    "custom": "BenefitGrantCustomProperties",
+    "feature_flag": "BenefitGrantFeatureFlagProperties",
+    "slack_shared_channel": "BenefitGrantSlackSharedChannelProperties",
+}
+
+CONTEXT_UNIONS: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
+    "BenefitGrant.properties": (("benefit", "type"), _GRANT_PROPERTIES),
+    "CustomerStateBenefitGrant.properties": (("benefit_type",), _GRANT_PROPERTIES),
+}
+
+# -- names for unions the spec writes inline --------------------------------------------------
+# Keyed by position ("Schema.field", "Schema.field[]", "operationId body", "operationId 200");
+# positions not listed get a name from the spec's title, the members' common words, or the
+# position itself (see build._union_name).
+UNION_NAMES: dict[str, str] = {
+    "Checkout.product_price": "CheckoutProductPrice",
+    "Checkout.discount": "CheckoutDiscount",
+    "CheckoutLink.discount": "DiscountBase",  # also Order.discount and Subscription.discount
+    "AuthenticationSession.available_factors[]": "AuthenticationFactor",
+    "EventsIngest.events[]": "EventCreate",
+    "Filter.clauses[]": "FilterClauseOrFilter",
+}
+
+# -- secrets ----------------------------------------------------------------------------------
+# Fields whose values are credentials: hidden from repr(). Names ending in `token`, `secret` or
+# `_key` (and `key` itself) are secret wherever they appear; these are the others.
+SECRET_FIELDS: frozenset[str] = frozenset(
+    {
+        "CustomerSession.customer_portal_url",  # embeds the session token
+        "CustomerCustomerSession.customer_portal_url",
+        "MemberSession.member_portal_url",
+        "Checkout.url",  # embeds the checkout's client secret
+        "CheckoutPublic.url",
+        "CheckoutPublicConfirmed.url",
+    }
+)
+
+
+class Overlay:
+    """The tables above, as one object the builder takes (tests pass their own)."""
+
+    def __init__(
+        self,
+        *,
+        schema_patches: dict[str, dict[str, Any]] | None = None,
+        context_unions: dict[str, tuple[tuple[str, ...], dict[str, str]]] | None = None,
+        union_names: dict[str, str] | None = None,
+        secret_fields: frozenset[str] | None = None,
+    ) -> None:
+        self.schema_patches = schema_patches or {}
+        self.context_unions = context_unions or {}
+        self.union_names = union_names or {}
+        self.secret_fields = secret_fields or frozenset()
+
+    @classmethod
+    def polar(cls) -> Overlay:
+        """The overlay for the Polar spec."""
+        return cls(
+            schema_patches=SCHEMA_PATCHES,
+            context_unions=CONTEXT_UNIONS,
+            union_names=UNION_NAMES,
+            secret_fields=SECRET_FIELDS,
+        )

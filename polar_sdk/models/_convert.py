@@ -1,0 +1,87 @@
+"""`structure()` and `unstructure()`: Polar JSON <-> models, for storing or replaying data."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar, overload
+
+__all__ = ["structure", "type_hints", "type_name", "unstructure"]
+
+_T = TypeVar("_T")
+
+
+@overload
+def structure(data: Any, model: type[_T]) -> _T: ...
+@overload
+def structure(data: Any, model: Any) -> Any: ...
+def structure(data: Any, model: Any) -> Any:
+    """Decode parsed JSON (`dict`, `list`, ...) into `model` with the SDK's converter.
+
+    `model` is any model class, union alias (`Customer`), or generic page
+    (`ListResource[Customer]`). Unknown fields are ignored and unknown enum values and union
+    variants are kept, exactly as for API answers.
+
+    Raises:
+        ResponseDecodeError: `data` does not fit `model`; the message names the field path,
+            and `exc.data` holds the input.
+    """
+    from cattrs import BaseValidationError, transform_error
+
+    from .._converter import converter
+    from .._exceptions import ResponseDecodeError
+
+    try:
+        return converter().structure(data, model)
+    except (BaseValidationError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        problems = transform_error(exc) if isinstance(exc, BaseValidationError) else [repr(exc)]
+        raise ResponseDecodeError(
+            f"the data does not match {type_name(model)}: " + "; ".join(problems), data=data
+        ) from exc
+
+
+def unstructure(obj: Any) -> Any:
+    """Encode a model (or a list or dict of them) as JSON-ready data.
+
+    Request models leave out fields that are still `NOT_GIVEN`; decoded answers give back the
+    JSON they came from (minus keys their schema does not declare); `Unknown*` objects give
+    back their raw data.
+    """
+    from .._converter import converter
+
+    return converter().hooks.dump(obj)
+
+
+def type_hints(model: type[Any]) -> dict[str, Any]:
+    """The field types of a model class, evaluated (`typing.get_type_hints` for models).
+
+    The generated modules import each other only for type checkers, so plain
+    `typing.get_type_hints(Model)` cannot see names from other modules; this finds them.
+    """
+    from typing import get_type_hints
+
+    from .._converter import _NAMES  # pyright: ignore[reportPrivateUsage]
+
+    # No globals: typing then evaluates each class of the MRO in its own module.
+    hints: dict[str, Any] = get_type_hints(model, None, _NAMES)  # type: ignore[arg-type]
+    return hints
+
+
+def type_name(tp: Any) -> str:
+    """A readable name for a model type, union alias or generic page (`ListResource[Order]`)."""
+    from typing import get_args, get_origin
+
+    from ._base import UnknownModel
+
+    args = get_args(tp)
+    origin = get_origin(tp)
+    if args and origin is not None and isinstance(origin, type):
+        return f"{origin.__qualname__}[{', '.join(type_name(a) for a in args)}]"
+    if args:  # a union: named after its fallback class, else listed
+        for arg in args:
+            if isinstance(arg, type) and issubclass(arg, UnknownModel):
+                return arg.__qualname__.removeprefix("Unknown")
+        return " | ".join(type_name(a) for a in args)
+    name = getattr(tp, "__qualname__", None)
+    if isinstance(name, str):
+        return name
+    forward = getattr(tp, "__forward_arg__", None)
+    return forward if isinstance(forward, str) else repr(tp)
