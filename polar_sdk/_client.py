@@ -177,7 +177,7 @@ class AsyncPolar:
         self._http = HTTPCore(
             token=token,
             base_url=_resolve_base_url(server, base_url, allow_insecure_http),
-            converter=None,
+            hooks=None,
             timeout=timeout,
             http_client=http_client,
             make_client=make_client,

@@ -36,10 +36,9 @@ import threading
 import types
 from collections.abc import Callable, Iterator, Mapping
 from datetime import date, datetime, timedelta, timezone
-from typing import Any, ForwardRef, Literal, TypeVar, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Any, ForwardRef, Literal, TypeVar, Union, get_args, get_origin
 
 import attrs
-from cattrs import Converter
 
 from ._types import NOT_GIVEN, NotGiven
 from .models._base import (
@@ -51,7 +50,10 @@ from .models._base import (
     _Model,
 )
 
-__all__ = ["PolarConverter", "converter", "make_converter"]
+if TYPE_CHECKING:
+    from cattrs import Converter
+
+__all__ = ["converter", "hooks", "make_converter"]
 
 Hook = Callable[[Any, Any], Any]
 """An internal structure hook: (value, the object holding it or None) -> Python value."""
@@ -297,21 +299,27 @@ _KINDS: dict[Any, str] = {
     _NONE_TYPE: "none",
 }
 
-_CHECKS = {
-    "str": "    if type({v}) is not str: raise TypeError({k})",
-    "int": "    if type({v}) is not int: raise TypeError({k})",
-    "float": "    if type({v}) is not float and type({v}) is not int: raise TypeError({k})",
-    "bool": "    if type({v}) is not bool: raise TypeError({k})",
-    "datetime": "    {v} = _dt({v})",
-    "date": "    {v} = _date({v})",
-    "duration": "    {v} = _dur({v})",
-    "any": "",
-    "none": "    if {v} is not None: raise TypeError({k})",
+_CHECKS: dict[str, tuple[str, ...]] = {
+    "str": ("if type({v}) is not str: raise TypeError({k})",),
+    "int": ("if type({v}) is not int: raise TypeError({k})",),
+    "float": ("if type({v}) is not float and type({v}) is not int: raise TypeError({k})",),
+    "bool": ("if type({v}) is not bool: raise TypeError({k})",),
+    "datetime": (
+        # 3.11+ reads every ISO 8601 form the API sends; a missing offset means UTC.
+        ("{v} = _fromiso({v})", "if {v}.tzinfo is None: {v} = {v}.replace(tzinfo=_utc)")
+        if _FROMISOFORMAT_READS_Z
+        else ("{v} = _dt({v})",)
+    ),
+    "date": ("{v} = _date({v})",),
+    "duration": ("{v} = _dur({v})",),
+    "any": (),
+    "none": ("if {v} is not None: raise TypeError({k})",),
 }
 
 
-def _indent(line: str, depth: int) -> str:
-    return "    " * depth + line
+def _block(lines: tuple[str, ...] | list[str], depth: int, **names: str) -> list[str]:
+    pad = "    " * depth
+    return [pad + line.format(**names) for line in lines]
 
 
 # -- the converter ----------------------------------------------------------------------------
@@ -320,26 +328,46 @@ def _indent(line: str, depth: int) -> str:
 class _Hooks:
     """Builds and caches internal hooks; `make_converter` exposes them through cattrs."""
 
-    def __init__(self, converter: Converter, lean: bool) -> None:
-        self.converter = converter
+    def __init__(self, lean: bool = True, converter: Converter | None = None) -> None:
+        self._converter = converter
         self.lean = lean
         self.cache: dict[Any, Hook] = {}
+        self.by_id: dict[int, tuple[Any, Hook]] = {}
         self.lock = threading.RLock()
         self.dumpers: dict[type[Any], Callable[[Any], Any]] = {}
 
+    @property
+    def converter(self) -> Converter:
+        """The cattrs converter these hooks answer for (built when first needed)."""
+        if self._converter is None:
+            with self.lock:
+                if self._converter is None:
+                    self._converter = _new_converter(self)
+        return self._converter
+
     # structure -------------------------------------------------------------------------
     def get(self, tp: Any) -> Hook:
+        """The hook for `tp`, built on first use.
+
+        Looked up by identity first: hashing a generic alias such as
+        `ListResource[Customer]` costs more than decoding a small answer.
+        """
+        entry = self.by_id.get(id(tp))
+        if entry is not None and entry[0] is tp:
+            return entry[1]
         try:
-            return self.cache[tp]
+            hook = self.cache[tp]
         except KeyError:
-            pass
+            with self.lock:
+                hook = self.cache.get(tp)
+                if hook is None:
+                    hook = self.cache[tp] = self._make(tp)
         except TypeError:  # an unhashable annotation (never generated): no cache
             return self._make(tp)
-        with self.lock:
-            hook = self.cache.get(tp)
-            if hook is None:
-                hook = self.cache[tp] = self._make(tp)
-            return hook
+        if len(self.by_id) >= 4096:  # types made on the fly: keep the table small
+            self.by_id.clear()
+        self.by_id[id(tp)] = (tp, hook)  # holds `tp`, so its id is not reused
+        return hook
 
     def lazy(self, resolve: Callable[[], Any]) -> Hook:
         """A hook that resolves its type on first use, then forwards to the real hook."""
@@ -349,6 +377,16 @@ class _Hooks:
             if not box:
                 box.append(self.get(resolve()))
             return box[0](value, parent)
+
+        return first
+
+    def stub(self, namespace: dict[str, Any], name: str, resolve: Callable[[], Any]) -> Hook:
+        """Like `lazy`, for compiled code: the real hook replaces the stub in `namespace`."""
+
+        def first(value: Any, parent: Any = None) -> Any:
+            hook = self.get(resolve())
+            namespace[name] = hook
+            return hook(value, parent)
 
         return first
 
@@ -366,12 +404,16 @@ class _Hooks:
             return self._union(tp, fallback)
         inner, nullable = _strip(tp)
         if inner is not tp:
-            inner_hook = self.lazy(lambda: inner)
             if not nullable:
-                return inner_hook
+                return self.get(inner)
+            box: list[Hook] = []
 
             def optional(value: Any, parent: Any = None) -> Any:
-                return None if value is None else inner_hook(value, parent)
+                if value is None:
+                    return None
+                if not box:
+                    box.append(self.get(inner))
+                return box[0](value, parent)
 
             return optional
         if _is_open_enum(tp):
@@ -392,24 +434,44 @@ class _Hooks:
         args = get_args(tp)
         if origin is list:
             item = args[0] if args else Any
-            kind = _KINDS.get(item)
-            if kind == "str":
+            item_allowed = _scalar_types(item)
+            if item_allowed is not None:
 
-                def strings(value: Any, parent: Any = None) -> Any:
-                    if type(value) is not list or not all(type(x) is str for x in value):
-                        raise TypeError("expected a list of strings")
-                    return value
+                def list_of_scalars(value: Any, parent: Any = None) -> Any:
+                    if type(value) is not list:
+                        raise TypeError(f"expected a list, got {type(value).__name__}")
+                    items_: list[Any] = value
+                    if not item_allowed.issuperset(map(type, items_)):
+                        raise TypeError("unexpected item type in the list")
+                    return items_
 
-                return strings
-            item_hook = self.lazy(lambda: item)
+                return list_of_scalars
+            item_box: list[Hook] = []
 
             def items(value: Any, parent: Any = None) -> Any:
                 if type(value) is not list:
                     raise TypeError(f"expected a list, got {type(value).__name__}")
-                return [item_hook(x, None) for x in value]
+                if not item_box:
+                    item_box.append(self.get(item))
+                hook = item_box[0]
+                values: list[Any] = value
+                return [hook(x, None) for x in values]
 
             return items
         if origin is tuple:
+            if all(_scalar_types(a) == {str} for a in args):
+                size = len(args)
+
+                def text_pair(value: Any, parent: Any = None) -> Any:
+                    if (
+                        type(value) not in (list, tuple)
+                        or len(value) != size
+                        or not all(type(x) is str for x in value)
+                    ):
+                        raise TypeError(f"expected a list of {size} strings")
+                    return tuple(value)
+
+                return text_pair
             hooks = [self.lazy(lambda a=a: a) for a in args]
 
             def fixed(value: Any, parent: Any = None) -> Any:
@@ -419,6 +481,18 @@ class _Hooks:
 
             return fixed
         value_type = args[1] if len(args) == 2 else Any
+        allowed = _scalar_types(value_type)
+        if allowed is not None:
+
+            def scalars(value: Any, parent: Any = None) -> Any:
+                if type(value) is not dict:
+                    raise TypeError(f"expected an object, got {type(value).__name__}")
+                mapping: dict[str, Any] = value
+                if not allowed.issuperset(map(type, mapping.values())):
+                    raise TypeError("unexpected value type in the object")
+                return mapping
+
+            return scalars
         if value_type is Any:
 
             def mapping(value: Any, parent: Any = None) -> Any:
@@ -427,12 +501,16 @@ class _Hooks:
                 return value
 
             return mapping
-        value_hook = self.lazy(lambda: value_type)
+        value_box: list[Hook] = []
 
         def values(value: Any, parent: Any = None) -> Any:
             if type(value) is not dict:
                 raise TypeError(f"expected an object, got {type(value).__name__}")
-            return {k: value_hook(v, None) for k, v in value.items()}
+            if not value_box:
+                value_box.append(self.get(value_type))
+            hook = value_box[0]
+            mapping: dict[str, Any] = value
+            return {k: hook(v, None) for k, v in mapping.items()}
 
         return values
 
@@ -482,43 +560,43 @@ class _Hooks:
     def _union(self, tp: Any, fallback: type[UnknownModel]) -> Hook:
         spec = fallback.__polar_union__
         lifted = spec.lifted
-        leaf_hooks: dict[int, Hook] = {}
 
-        def unknown(value: dict[str, Any]) -> Any:
-            fields = {
-                name: value.get(wire) if isinstance(value.get(wire), str) else None
-                for name, wire in lifted
-            }
+        def unknown(value: dict[str, Any], parent: Any = None) -> Any:
+            fields = {name: _text_or_none(value.get(wire)) for name, wire in lifted}
             return fallback(raw=dict(value), **fields)
 
-        def leaf(target: Any) -> Callable[[dict[str, Any], Any], Any]:
+        def leaf(target: Any) -> Hook:
+            """The hook of a rule's leaf: a member class, a member's source text, or None."""
             if target is None:
-                return lambda value, parent: unknown(value)
-            key = id(target)
+                return unknown
+            box: list[Hook] = []
 
-            def pick(value: dict[str, Any], parent: Any) -> Any:
-                hook = leaf_hooks.get(key)
-                if hook is None:
-                    resolved = (
-                        _evaluate_leaf(target, fallback) if isinstance(target, str) else target
-                    )
-                    hook = leaf_hooks[key] = self.get(resolved)
-                return hook(value, None)
+            def pick(value: Any, parent: Any = None) -> Any:
+                if not box:
+                    resolved = _evaluate_leaf(target, fallback) if isinstance(target, str) else target
+                    box.append(self.get(resolved))
+                return box[0](value, None)
 
             return pick
 
-        def compile_rule(rule: Any) -> Callable[[dict[str, Any], Any], Any]:
+        def compile_rule(rule: Any) -> Hook:
             if isinstance(rule, TagRule):
-                cases = {value: compile_rule(sub) for value, sub in rule.cases.items()}
-                default = compile_rule(rule.default)
-                absent = compile_rule(rule.absent) if rule.absent is not None else default
-                from_parent = rule.path[0] == ".."
-                path = rule.path[1:] if from_parent else rule.path
+                return by_tag(rule)
+            if isinstance(rule, KeyRule):
+                return by_key(rule)
+            return leaf(rule)
 
-                def by_tag(value: dict[str, Any], parent: Any) -> Any:
-                    found: Any = parent if from_parent else value
-                    for key in path:
-                        found = found.get(key, _ABSENT) if type(found) is dict else _ABSENT
+        def by_tag(rule: TagRule) -> Hook:
+            cases = {value: compile_rule(sub) for value, sub in rule.cases.items()}
+            default = compile_rule(rule.default)
+            absent = compile_rule(rule.absent) if rule.absent is not None else default
+            from_parent = rule.path[0] == ".."
+            path = rule.path[1:] if from_parent else rule.path
+            if len(path) == 1 and not from_parent:
+                key = path[0]
+
+                def by_top_tag(value: Any, parent: Any = None) -> Any:
+                    found = value.get(key, _ABSENT)
                     if found is _ABSENT:
                         return absent(value, parent)
                     try:
@@ -527,31 +605,75 @@ class _Hooks:
                         chosen = default
                     return chosen(value, parent)
 
-                return by_tag
-            if isinstance(rule, KeyRule):
-                present = compile_rule(rule.present)
-                missing = compile_rule(rule.absent)
-                path = rule.path
+                return by_top_tag
 
-                def by_key(value: dict[str, Any], parent: Any) -> Any:
-                    found: Any = value
-                    for key in path:
-                        if type(found) is not dict or key not in found:
-                            return missing(value, parent)
-                        found = found[key]
-                    return present(value, parent)
+            def by_path(value: Any, parent: Any = None) -> Any:
+                found: Any = parent if from_parent else value
+                for key in path:
+                    found = found.get(key, _ABSENT) if type(found) is dict else _ABSENT
+                if found is _ABSENT:
+                    return absent(value, parent)
+                try:
+                    chosen = cases.get(found, default)
+                except TypeError:
+                    chosen = default
+                return chosen(value, parent)
 
-                return by_key
-            return leaf(rule)
+            return by_path
+
+        def by_key(rule: KeyRule) -> Hook:
+            present = compile_rule(rule.present)
+            missing = compile_rule(rule.absent)
+            path = rule.path
+
+            def decide(value: Any, parent: Any = None) -> Any:
+                found: Any = value
+                for key in path:
+                    if type(found) is not dict or key not in found:
+                        return missing(value, parent)
+                    found = found[key]
+                return present(value, parent)
+
+            return decide
 
         decide = compile_rule(spec.rule)
+        rule = spec.rule
+        if not (
+            isinstance(rule, TagRule)
+            and len(rule.path) == 1
+            and rule.path[0] != ".."
+            and all(not isinstance(r, (TagRule, KeyRule)) for r in rule.cases.values())
+        ):
 
-        def structure_union(value: Any, parent: Any = None) -> Any:
+            def structure_union(value: Any, parent: Any = None) -> Any:
+                if type(value) is not dict:
+                    raise TypeError(f"expected an object, got {type(value).__name__}")
+                return decide(value, parent)
+
+            return structure_union
+
+        # The common case, one tag whose values name members: a table from tag value to
+        # the member's hook, filled as each value is first seen.
+        key = rule.path[0]
+        targets = dict(rule.cases)
+        table: dict[Any, Hook] = {}
+
+        def structure_tagged(value: Any, parent: Any = None) -> Any:
             if type(value) is not dict:
                 raise TypeError(f"expected an object, got {type(value).__name__}")
-            return decide(value, parent)
+            found = value.get(key, _ABSENT)
+            try:
+                return table[found](value, None)
+            except (KeyError, TypeError):
+                pass
+            target = targets.get(found) if isinstance(found, (str, int, bool)) else None
+            if target is None:
+                return decide(value, parent)
+            resolved = _evaluate_leaf(target, fallback) if isinstance(target, str) else target
+            hook = table[found] = self.get(resolved)
+            return hook(value, None)
 
-        return structure_union
+        return structure_tagged
 
     def _model(self, tp: Any) -> Hook:
         cls = _model_class(tp)
@@ -565,22 +687,14 @@ class _Hooks:
             return raw
         detailed_box: list[Callable[[Any, Any], Any]] = []
 
-        def detailed(value: Any) -> Any:
+        def detailed(value: Any, parent: Any = None) -> Any:
             if not detailed_box:
                 detailed_box.append(self.detailed(tp))
             return detailed_box[0](value, tp)
 
         if not self.lean:
-            return lambda value, parent=None: detailed(value)
-        lean = self._compile(tp, cls)
-
-        def structure_model(value: Any, parent: Any = None) -> Any:
-            try:
-                return lean(value)
-            except Exception:  # the detailed pass reports the problem (or decodes it)
-                return detailed(value)
-
-        return structure_model
+            return detailed
+        return self._compile(tp, cls, detailed)
 
     def detailed(self, tp: Any) -> Callable[[Any, Any], Any]:
         """cattrs' own generated hook for a model, with every field type resolved."""
@@ -599,105 +713,127 @@ class _Hooks:
         attrs.resolve_types(cls, localns=_NAMES)  # type: ignore[arg-type]
         cls.__polar_resolved__ = cls  # type: ignore[attr-defined]
 
-    def _compile(self, tp: Any, cls: type[Any]) -> Callable[[Any], Any]:
+    def _compile(self, tp: Any, cls: type[Any], fallback: Hook, *, sparse: bool = False) -> Hook:
+        """The lean structure function of a model (see the module docstring).
+
+        Two variants: the usual one reads each key with `o[key]` inside `try`, which costs
+        nothing while keys are there; an object with fewer keys than the model has fields
+        goes to the `sparse` variant instead (compiled when first needed), which reads with
+        `o.get()` so that many absent keys do not each raise and catch a KeyError.
+        """
         typevars = _typevars(tp)
         request = issubclass(cls, RequestModel)
         namespace: dict[str, Any] = {
             "_cls": cls,
             "_A": _ABSENT,
-            "_NG": NOT_GIVEN,
             "_dt": parse_datetime,
+            "_fromiso": datetime.fromisoformat,
+            "_utc": timezone.utc,
             "_date": parse_date,
             "_dur": parse_duration,
             "_new": object.__new__,
             "_set_absent": _SET_ABSENT,
+            "_fallback": fallback,
             "TypeError": TypeError,
         }
-        lines = [
-            "def structure(o):",
-            "    if type(o) is not dict: raise TypeError('expected an object')",
-        ]
-        if not request:
-            lines.append("    ab = None")
+        body: list[str] = ["if type(o) is not dict: raise TypeError('expected an object')"]
+        fields = attrs.fields(cls)
+        optional = [a for a in fields if a.default is not attrs.NOTHING]
+        if optional and not sparse:
+            namespace["_sparse"] = self._sparse_stub(namespace, tp, cls, fallback)
+            body.append(f"if len(o) < {len(fields)}: return _sparse(o)")
+        track = optional and not request  # which optional keys the answer left out
+        if track:
+            body.append("ab = None")
         declared: list[str] = []
         assignments: list[tuple[str, str]] = []
         extra_field: attrs.Attribute[Any] | None = None
-        for i, a in enumerate(attrs.fields(cls)):
-            if (
-                a.name == "extra"
-                and a.default is not attrs.NOTHING
-                and hasattr(a.default, "factory")
-            ):
+        for i, a in enumerate(fields):
+            if a.name == "extra" and isinstance(a.default, attrs.Factory):  # type: ignore[arg-type]
                 extra_field = a
                 continue
             wire: str = a.metadata.get("wire", a.name)
             declared.append(wire)
-            v = f"v{i}"
-            k = repr(wire)
-            default = a.default
+            v, k = f"v{i}", repr(wire)
+            default: Any = a.default
             text = a.type if isinstance(a.type, str) else None
             plain = _plain_kind(text, cls) if text is not None and not typevars else None
-            if plain is None and text is None:
-                plain_type = _substitute(a.type, typevars) if typevars else a.type
-                inner, nullable = _strip(plain_type)
+            if text is None:
+                full = _substitute(a.type, typevars) if typevars else a.type
+                inner, nullable = _strip(full)
                 kind_name = _KINDS.get(inner)
                 plain = (kind_name, inner, nullable) if kind_name else None
-            if plain is not None:
-                convert = _CHECKS[plain[0]].format(v=v, k=k)
-                if convert and default is attrs.NOTHING and plain[2]:  # required, nullable
-                    convert = f"    if {v} is not None:\n    " + convert
             else:
-                hook_name = f"h{i}"
-                namespace[hook_name] = self.lazy(self._field_resolver(cls, a, typevars))
-                convert = f"    {v} = {hook_name}({v}, o)"
+                nullable = text.endswith("| None")
+            if plain is not None:
+                convert = list(_CHECKS[plain[0]])
+                nullable = plain[2]
+            else:
+                hook = f"h{i}"
+                namespace[hook] = self.stub(namespace, hook, self._field_resolver(cls, a, typevars))
+                convert = [f"{{v}} = {hook}({{v}}, o)"]
             if default is attrs.NOTHING:
-                lines.append(f"    {v} = o[{k}]")
-                if convert:
-                    lines.append(convert)
-            elif default is None or (default is not NOT_GIVEN and not request):
-                lines.append(f"    {v} = o.get({k}, _A)")
-                if default is None:
-                    namespace[f"d{i}"] = None
+                body.append(f"{v} = o[{k}]")
+                if convert and nullable:
+                    body += [f"if {v} is not None:", *_block(convert, 1, v=v, k=k)]
                 else:
-                    namespace[f"d{i}"] = default
-                lines.append(f"    if {v} is _A:")
-                lines.append(f"        {v} = d{i}")
-                if not request:
-                    lines.append("        if ab is None: ab = []")
-                    lines.append(f"        ab.append({k})")
-                if convert:
-                    lines.append(f"    elif {v} is not None:")
-                    lines.append(_indent(convert.strip(), 2))
-            else:  # NOT_GIVEN (or another default) in a request model
+                    body += _block(convert, 0, v=v, k=k)
+            elif sparse:
                 namespace[f"d{i}"] = default
-                lines.append(f"    {v} = o.get({k}, d{i})")
+                body += [f"{v} = o.get({k}, _A)", f"if {v} is _A:", f"    {v} = d{i}"]
+                if not request:
+                    body += ["    if ab is None: ab = []", f"    ab.append({k})"]
                 if convert:
-                    lines.append(f"    if {v} is not d{i} and {v} is not None:")
-                    lines.append(_indent(convert.strip(), 2))
+                    body += [f"elif {v} is not None:", *_block(convert, 1, v=v, k=k)]
+            else:
+                namespace[f"d{i}"] = default
+                body += ["try:", f"    {v} = o[{k}]", "except KeyError:", f"    {v} = d{i}"]
+                if not request:
+                    body += ["    if ab is None: ab = []", f"    ab.append({k})"]
+                if convert:
+                    body += ["else:", f"    if {v} is not None:", *_block(convert, 2, v=v, k=k)]
             assignments.append((a.name, v))
         if extra_field is not None:
             namespace["_declared"] = frozenset(declared)
-            text = extra_field.type if isinstance(extra_field.type, str) else None
-            namespace["hx"] = self.lazy(self._field_resolver(cls, extra_field, typevars))
-            lines.append("    ex = {key: val for key, val in o.items() if key not in _declared}")
-            lines.append("    if ex: ex = hx(ex, o)")
+            namespace["hx"] = self.stub(
+                namespace, "hx", self._field_resolver(cls, extra_field, typevars)
+            )
+            body.append("ex = {key: val for key, val in o.items() if key not in _declared}")
+            body.append("if ex: ex = hx(ex, o)")
             assignments.append(("extra", "ex"))
-        if request:
-            call = ", ".join(f"{_init_name(cls, n)}={v}" for n, v in assignments)
-            lines.append(f"    return _cls({call})")
-        else:
-            lines.append("    inst = _new(_cls)")
-            for name, v in assignments:
-                setter = f"s_{name}"
-                namespace[setter] = cls.__dict__[name].__set__
-                lines.append(f"    {setter}(inst, {v})")
-            lines.append("    if ab is not None: _set_absent(inst, tuple(ab))")
-            lines.append("    return inst")
-        source = "\n".join(lines)
-        code = compile(source, f"<polar_sdk structure {cls.__qualname__}>", "exec")
+        # Decoding sets the slots directly: no validators (those are for what callers
+        # build), and no attrs __init__ call.
+        body.append("inst = _new(_cls)")
+        for name, v in assignments:
+            setter = f"s_{name}"
+            namespace[setter] = cls.__dict__[name].__set__
+            body.append(f"{setter}(inst, {v})")
+        if track:
+            body.append("if ab is not None: _set_absent(inst, tuple(ab))")
+        body.append("return inst")
+        lines = [
+            "def structure(o, p=None):",
+            "    try:",
+            *_block(body, 2),
+            "    except Exception:",  # the detailed pass reports the problem (or decodes it)
+            "        return _fallback(o)",
+        ]
+        name = f"<polar_sdk structure {cls.__qualname__}{' (sparse)' if sparse else ''}>"
+        code = compile("\n".join(lines), name, "exec")
         exec(code, namespace)
-        function: Callable[[Any], Any] = namespace["structure"]
+        function: Hook = namespace["structure"]
         return function
+
+    def _sparse_stub(
+        self, namespace: dict[str, Any], tp: Any, cls: type[Any], fallback: Hook
+    ) -> Callable[[Any], Any]:
+        def first(value: Any) -> Any:
+            with self.lock:
+                function = self._compile(tp, cls, fallback, sparse=True)
+            namespace["_sparse"] = function
+            return function(value)
+
+        return first
 
     @staticmethod
     def _field_resolver(
@@ -705,8 +841,10 @@ class _Hooks:
     ) -> Callable[[], Any]:
         def resolve() -> Any:
             if isinstance(a.type, str):
-                return _evaluate(a.type, cls, typevars)
-            return _substitute(a.type, typevars) if typevars else a.type
+                full = _evaluate(a.type, cls, typevars)
+            else:
+                full = _substitute(a.type, typevars) if typevars else a.type
+            return _strip(full)[0]  # the compiled code handles None and absence itself
 
         return resolve
 
@@ -776,11 +914,28 @@ class _Hooks:
         return function
 
 
-def _init_name(cls: type[Any], name: str) -> str:
-    for a in attrs.fields(cls):
-        if a.name == name:
-            return a.alias or name
-    return name
+def _scalar_types(tp: Any) -> frozenset[type[Any]] | None:
+    """The JSON value types a plain scalar type (or union of them) admits; None otherwise.
+
+    Values of these types are kept as they are, so containers of them are only checked.
+    """
+    args = _union_args(tp)
+    members = args if args is not None else (tp,)
+    allowed: set[type[Any]] = set()
+    for member in members:
+        if member is str or member is bool or member is int or member is _NONE_TYPE:
+            allowed.add(member)
+        elif member is float:
+            allowed.update((float, int))
+        elif _is_open_enum(member):
+            allowed.add(str)
+        else:
+            return None
+    return frozenset(allowed)
+
+
+def _text_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _identity(value: Any, parent: Any = None) -> Any:
@@ -842,22 +997,16 @@ def _is_handled(tp: Any) -> bool:
     return origin in (list, tuple, dict, Literal) or _union_args(tp) is not None
 
 
-class PolarConverter(Converter):
-    """A cattrs `Converter` that also keeps the SDK's hooks (`hooks.dump` unstructures)."""
+def _new_converter(hooks: _Hooks) -> Converter:
+    """A cattrs `Converter` that structures and unstructures through `hooks`."""
+    from cattrs import Converter
 
-    __slots__ = ("hooks",)
-    hooks: _Hooks
-
-
-def configure_converter(converter: PolarConverter, *, lean: bool = True) -> None:
-    """Register Polar's wire conventions (see the module docstring) on `converter`.
-
-    `lean=False` decodes every model with cattrs' detailed hooks only (for comparisons).
-    """
-    hooks = _Hooks(converter, lean)
+    converter = Converter()
 
     def structure_factory(tp: Any) -> Callable[[Any, Any], Any]:
         hook = hooks.get(tp)
+        if _is_model(tp):
+            return hook  # compiled model hooks ignore their second argument
         return lambda value, _type: hook(value, None)
 
     converter.register_structure_hook_factory(_is_handled, structure_factory)
@@ -883,24 +1032,31 @@ def configure_converter(converter: PolarConverter, *, lean: bool = True) -> None
         lambda cls: isinstance(cls, type) and issubclass(cls, _Model) and attrs.has(cls),
         unstructure_factory,
     )
-    converter.hooks = hooks
+    return converter
 
 
-def make_converter(*, lean: bool = True) -> PolarConverter:
-    """A new converter configured for Polar models."""
-    result = PolarConverter()
-    configure_converter(result, lean=lean)
-    return result
+def make_converter(*, lean: bool = True) -> Converter:
+    """A new cattrs converter configured for Polar models (with hooks of its own).
+
+    `lean=False` decodes every model with cattrs' detailed hooks only (for comparisons).
+    """
+    return _Hooks(lean).converter
 
 
-_default: list[PolarConverter] = []
-_default_lock = threading.Lock()
+_shared: list[_Hooks] = []
+_shared_lock = threading.Lock()
 
 
-def converter() -> PolarConverter:
-    """The SDK's shared converter, built on first use."""
-    if not _default:
-        with _default_lock:
-            if not _default:
-                _default.append(make_converter())
-    return _default[0]
+def hooks() -> _Hooks:
+    """The SDK's shared hooks. Decoding through them never imports cattrs unless an answer
+    fails to decode (cattrs then explains why)."""
+    if not _shared:
+        with _shared_lock:
+            if not _shared:
+                _shared.append(_Hooks())
+    return _shared[0]
+
+
+def converter() -> Converter:
+    """The SDK's shared cattrs converter (over the shared hooks), built on first use."""
+    return hooks().converter

@@ -42,7 +42,7 @@ from ._transport import DirectClient
 from ._types import NOT_GIVEN, NotGivenOr, TimeoutTypes
 
 if TYPE_CHECKING:
-    from cattrs import Converter
+    from ._converter import _Hooks as Hooks
 
     from .models import ValidationError
 
@@ -139,8 +139,8 @@ class HTTPCore:
     Args:
         token: the bearer token; kept only inside prepared header dicts, never logged.
         base_url: scheme and host, without a trailing slash.
-        converter: the cattrs converter for bodies and answers (`None`: the SDK's shared one,
-            built on first use).
+        hooks: the converter's hooks for bodies and answers (`None`: the SDK's shared ones,
+            loaded on first use).
         timeout: the default timeout, or `NOT_GIVEN` to use the client's own.
         http_client: a caller-owned client (left open on close), or `None` to own them.
         make_client: builds an owned client (one per event loop).
@@ -151,7 +151,7 @@ class HTTPCore:
     __slots__ = (
         "_base_url",
         "_closed",
-        "_converter",
+        "_hooks",
         "_current",
         "_headers",
         "_json_headers",
@@ -170,7 +170,7 @@ class HTTPCore:
         *,
         token: str,
         base_url: str,
-        converter: Converter | None,
+        hooks: Hooks | None,
         timeout: NotGivenOr[TimeoutTypes],
         http_client: httpx.AsyncClient | None,
         make_client: Callable[[], httpx.AsyncClient],
@@ -178,7 +178,7 @@ class HTTPCore:
         max_in_flight: int | None = None,
     ) -> None:
         self._base_url = base_url
-        self._converter = converter
+        self._hooks = hooks
         self._headers = {
             "Authorization": f"Bearer {token}",
             "Polar-Version": POLAR_VERSION,
@@ -287,7 +287,7 @@ class HTTPCore:
             content = None
             headers = self._headers
         else:
-            content = _json.dumps(self._get_converter().unstructure(body))
+            content = _json.dumps(self._get_hooks().dump(body))
             headers = self._json_headers
         policy = self._retry if retry is NOT_GIVEN else (retry or NO_RETRY)
         if timeout is not NOT_GIVEN:
@@ -541,47 +541,40 @@ class HTTPCore:
                 response=response,
             ) from exc
         try:
-            result: _T = self._get_converter().structure(data, response_type)
+            result: _T = self._get_hooks().get(response_type)(data, None)
         except Exception as exc:
-            from cattrs import BaseValidationError, transform_error
+            from .models._convert import decode_error, type_name
 
-            from .models._convert import type_name
-
-            if not isinstance(exc, (BaseValidationError, ValueError, TypeError, KeyError)):
-                raise
-            problems = transform_error(exc) if isinstance(exc, BaseValidationError) else [repr(exc)]
-            raise ResponseDecodeError(
-                f"the {what} does not match {type_name(response_type)}: " + "; ".join(problems),
-                response=response,
+            raise decode_error(
+                exc, f"the {what} does not match {type_name(response_type)}", response=response
             ) from exc
         return result
 
-    def _get_converter(self) -> Converter:
-        converter = self._converter
-        if converter is None:
-            from ._converter import converter as shared
+    def _get_hooks(self) -> Hooks:
+        hooks = self._hooks
+        if hooks is None:
+            from ._converter import hooks as shared
 
-            converter = self._converter = shared()
-        return converter
+            hooks = self._hooks = shared()
+        return hooks
 
     def _validation_detail(self, items: list[Any]) -> list[ValidationError]:
-        return validation_detail(items, self._get_converter())
+        return validation_detail(items, self._get_hooks())
 
 
-def validation_detail(
-    items: list[Any], converter: Converter | None = None
-) -> list[ValidationError]:
+def validation_detail(items: list[Any], hooks: Hooks | None = None) -> list[ValidationError]:
     """The items of a 422 answer's `detail` as `ValidationError` models (malformed ones skipped)."""
     from .models import ValidationError
 
-    if converter is None:
-        from ._converter import converter as shared
+    if hooks is None:
+        from ._converter import hooks as shared
 
-        converter = shared()
+        hooks = shared()
+    hook = hooks.get(ValidationError)
     result: list[ValidationError] = []
     for item in items:
         try:
-            result.append(converter.structure(item, ValidationError))
+            result.append(hook(item, None))
         except Exception:  # a malformed item must not hide the 422 itself
             continue
     return result

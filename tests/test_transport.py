@@ -611,7 +611,7 @@ def test_direct_requests_match_build_request(run: Any) -> None:
         core = HTTPCore(
             token="polar_oat_direct",
             base_url="http://127.0.0.1:9",
-            converter=None,  # type: ignore[arg-type]
+            hooks=None,
             timeout=None,
             http_client=None,
             make_client=lambda: client,

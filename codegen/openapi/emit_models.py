@@ -367,7 +367,8 @@ def _model_lines(model: ir.ModelDef, mod: _Module, facts: _Facts) -> list[str]:
         lines += _field_lines(model, f, mod)
     if model.extra is not None:
         mod.attrs.add("field")
-        lines.append(f"    extra: dict[str, {mod.annot(model.extra)}] = field(factory=dict)")
+        value = mod.annot(model.extra)
+        lines.append(f"    extra: dict[str, {value}] = field(factory=dict[str, {value}])")
     mod.type_params = ()
     return lines
 
@@ -437,7 +438,7 @@ def _union_lines(union: ir.UnionDef, mod: _Module, facts: _Facts) -> list[str]:
     for py_name, _wire in union.lifted:
         lines.append(f"    {py_name}: str | None = None")
     mod.attrs.add("field")
-    lines.append("    raw: dict[str, Any] = field(factory=dict, repr=False)")
+    lines.append("    raw: dict[str, Any] = field(repr=False)")
     lines += ["", ""]
     local = all(not m.args and _module_of(mod.api, m.name) == mod.name for m in union.members)
     if local:

@@ -259,7 +259,7 @@ class UnknownAssistantPart(UnknownModel):
     """
 
     kind: str | None = None
-    raw: dict[str, Any] = field(factory=dict, repr=False)
+    raw: dict[str, Any] = field(repr=False)
 
 
 AssistantPart: TypeAlias = AssistantTextPart | AssistantBlockPart | UnknownAssistantPart
@@ -286,7 +286,7 @@ class UnknownPrimaryAction(UnknownModel):
     """
 
     type: str | None = None
-    raw: dict[str, Any] = field(factory=dict, repr=False)
+    raw: dict[str, Any] = field(repr=False)
 
 
 PrimaryAction: TypeAlias = (
@@ -328,7 +328,7 @@ class UnknownAssistantBlockPartBlock(UnknownModel):
     """
 
     type: str | None = None
-    raw: dict[str, Any] = field(factory=dict, repr=False)
+    raw: dict[str, Any] = field(repr=False)
 
 
 AssistantBlockPartBlock: TypeAlias = (

@@ -55,7 +55,7 @@ class UnknownAuthenticationFactor(UnknownModel):
     """
 
     type: str | None = None
-    raw: dict[str, Any] = field(factory=dict, repr=False)
+    raw: dict[str, Any] = field(repr=False)
 
 
 AuthenticationFactor: TypeAlias = BaseFactor | SSOFactor | UnknownAuthenticationFactor

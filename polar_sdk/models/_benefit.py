@@ -268,7 +268,7 @@ class UnknownBenefit(UnknownModel):
 
     type: str | None = None
     id: str | None = None
-    raw: dict[str, Any] = field(factory=dict, repr=False)
+    raw: dict[str, Any] = field(repr=False)
 
 
 Benefit: TypeAlias = (

@@ -225,7 +225,7 @@ class UnknownBenefitCreate(UnknownModel):
     """
 
     type: str | None = None
-    raw: dict[str, Any] = field(factory=dict, repr=False)
+    raw: dict[str, Any] = field(repr=False)
 
 
 BenefitCreate: TypeAlias = (

@@ -107,7 +107,7 @@ class UnknownBenefitGrantProperties(UnknownModel):
     is dropped.
     """
 
-    raw: dict[str, Any] = field(factory=dict, repr=False)
+    raw: dict[str, Any] = field(repr=False)
 
 
 BenefitGrantProperties: TypeAlias = (
@@ -156,7 +156,7 @@ class UnknownCustomerStateBenefitGrantProperties(UnknownModel):
     is dropped.
     """
 
-    raw: dict[str, Any] = field(factory=dict, repr=False)
+    raw: dict[str, Any] = field(repr=False)
 
 
 CustomerStateBenefitGrantProperties: TypeAlias = (

@@ -260,7 +260,7 @@ class UnknownBenefitGrantWebhook(UnknownModel):
     """
 
     id: str | None = None
-    raw: dict[str, Any] = field(factory=dict, repr=False)
+    raw: dict[str, Any] = field(repr=False)
 
 
 BenefitGrantWebhook: TypeAlias = (

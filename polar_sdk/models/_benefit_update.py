@@ -194,7 +194,7 @@ class UnknownBenefitUpdate(UnknownModel):
     """
 
     type: str | None = None
-    raw: dict[str, Any] = field(factory=dict, repr=False)
+    raw: dict[str, Any] = field(repr=False)
 
 
 BenefitUpdate: TypeAlias = (

@@ -95,7 +95,7 @@ class UnknownCheckoutDiscount(UnknownModel):
 
     duration: str | None = None
     id: str | None = None
-    raw: dict[str, Any] = field(factory=dict, repr=False)
+    raw: dict[str, Any] = field(repr=False)
 
 
 CheckoutDiscount: TypeAlias = (

@@ -73,7 +73,7 @@ class UnknownCheckoutForbiddenError(UnknownModel):
     """
 
     error: str | None = None
-    raw: dict[str, Any] = field(factory=dict, repr=False)
+    raw: dict[str, Any] = field(repr=False)
 
 
 CheckoutForbiddenError: TypeAlias = (

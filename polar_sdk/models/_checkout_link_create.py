@@ -139,7 +139,7 @@ class UnknownCheckoutLinkCreate(UnknownModel):
     is dropped.
     """
 
-    raw: dict[str, Any] = field(factory=dict, repr=False)
+    raw: dict[str, Any] = field(repr=False)
 
 
 CheckoutLinkCreate: TypeAlias = (

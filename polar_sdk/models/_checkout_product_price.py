@@ -185,7 +185,7 @@ class UnknownLegacyRecurringProductPrice(UnknownModel):
 
     amount_type: str | None = None
     id: str | None = None
-    raw: dict[str, Any] = field(factory=dict, repr=False)
+    raw: dict[str, Any] = field(repr=False)
 
 
 LegacyRecurringProductPrice: TypeAlias = (
@@ -224,7 +224,7 @@ class UnknownProductPrice(UnknownModel):
 
     amount_type: str | None = None
     id: str | None = None
-    raw: dict[str, Any] = field(factory=dict, repr=False)
+    raw: dict[str, Any] = field(repr=False)
 
 
 ProductPrice: TypeAlias = (
@@ -270,7 +270,7 @@ class UnknownCheckoutProductPrice(UnknownModel):
 
     amount_type: str | None = None
     id: str | None = None
-    raw: dict[str, Any] = field(factory=dict, repr=False)
+    raw: dict[str, Any] = field(repr=False)
 
 
 CheckoutProductPrice: TypeAlias = (

@@ -24,18 +24,46 @@ def structure(data: Any, model: Any) -> Any:
         ResponseDecodeError: `data` does not fit `model`; the message names the field path,
             and `exc.data` holds the input.
     """
+    entry = _BY_ID.get(id(model))
+    if entry is not None and entry[0] is model:
+        hook = entry[1]
+    else:
+        hook = (_HOOKS[0] if _HOOKS else _load_hooks()).get(model)
+        if len(_BY_ID) >= 4096:
+            _BY_ID.clear()
+        _BY_ID[id(model)] = (model, hook)  # holds `model`, so its id is not reused
+    try:
+        return hook(data, None)
+    except Exception as exc:
+        raise decode_error(exc, f"the data does not match {type_name(model)}", data=data) from exc
+
+
+_HOOKS: list[Any] = []  # the SDK's shared hooks, once loaded
+_BY_ID: dict[int, tuple[Any, Any]] = {}  # model type -> its hook, by identity
+
+
+def _load_hooks() -> Any:
+    from .._converter import hooks
+
+    if not _HOOKS:
+        _HOOKS.append(hooks())
+    return _HOOKS[0]
+
+
+def decode_error(exc: Exception, what: str, **context: Any) -> Exception:
+    """A `ResponseDecodeError` for `exc` (raised while decoding), with the bad field paths.
+
+    Exceptions that are not about the data (an `InvalidRequestError` from a validator
+    aside) come back unchanged, to be re-raised as they are.
+    """
     from cattrs import BaseValidationError, transform_error
 
-    from .._converter import converter
     from .._exceptions import ResponseDecodeError
 
-    try:
-        return converter().structure(data, model)
-    except (BaseValidationError, ValueError, TypeError, KeyError, AttributeError) as exc:
-        problems = transform_error(exc) if isinstance(exc, BaseValidationError) else [repr(exc)]
-        raise ResponseDecodeError(
-            f"the data does not match {type_name(model)}: " + "; ".join(problems), data=data
-        ) from exc
+    if not isinstance(exc, (BaseValidationError, ValueError, TypeError, KeyError)):
+        return exc
+    problems = transform_error(exc) if isinstance(exc, BaseValidationError) else [repr(exc)]
+    return ResponseDecodeError(f"{what}: " + "; ".join(problems), **context)
 
 
 def unstructure(obj: Any) -> Any:
@@ -45,9 +73,8 @@ def unstructure(obj: Any) -> Any:
     JSON they came from (minus keys their schema does not declare); `Unknown*` objects give
     back their raw data.
     """
-    from .._converter import converter
-
-    return converter().hooks.dump(obj)
+    hooks = _HOOKS[0] if _HOOKS else _load_hooks()
+    return hooks.dump(obj)
 
 
 def type_hints(model: type[Any]) -> dict[str, Any]:

@@ -137,7 +137,7 @@ class UnknownCustomFieldCreate(UnknownModel):
     """
 
     type: str | None = None
-    raw: dict[str, Any] = field(factory=dict, repr=False)
+    raw: dict[str, Any] = field(repr=False)
 
 
 CustomFieldCreate: TypeAlias = (

@@ -147,7 +147,7 @@ class UnknownCustomFieldUpdate(UnknownModel):
     """
 
     type: str | None = None
-    raw: dict[str, Any] = field(factory=dict, repr=False)
+    raw: dict[str, Any] = field(repr=False)
 
 
 CustomFieldUpdate: TypeAlias = (

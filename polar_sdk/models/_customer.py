@@ -76,7 +76,7 @@ class UnknownCustomer(UnknownModel):
 
     type: str | None = None
     id: str | None = None
-    raw: dict[str, Any] = field(factory=dict, repr=False)
+    raw: dict[str, Any] = field(repr=False)
 
 
 Customer: TypeAlias = CustomerIndividual | CustomerTeam | UnknownCustomer

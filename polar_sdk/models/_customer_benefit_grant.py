@@ -520,7 +520,7 @@ class UnknownCustomerBenefitGrant(UnknownModel):
     """
 
     id: str | None = None
-    raw: dict[str, Any] = field(factory=dict, repr=False)
+    raw: dict[str, Any] = field(repr=False)
 
 
 CustomerBenefitGrant: TypeAlias = (

@@ -161,7 +161,7 @@ class UnknownCustomerBenefitGrantUpdate(UnknownModel):
     """
 
     benefit_type: str | None = None
-    raw: dict[str, Any] = field(factory=dict, repr=False)
+    raw: dict[str, Any] = field(repr=False)
 
 
 CustomerBenefitGrantUpdate: TypeAlias = (

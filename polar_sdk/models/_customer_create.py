@@ -107,7 +107,7 @@ class UnknownCustomerCreate(UnknownModel):
     """
 
     type: str | None = None
-    raw: dict[str, Any] = field(factory=dict, repr=False)
+    raw: dict[str, Any] = field(repr=False)
 
 
 CustomerCreate: TypeAlias = CustomerIndividualCreate | CustomerTeamCreate | UnknownCustomerCreate

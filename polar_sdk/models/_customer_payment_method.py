@@ -88,7 +88,7 @@ class UnknownCustomerPaymentMethod(UnknownModel):
 
     type: str | None = None
     id: str | None = None
-    raw: dict[str, Any] = field(factory=dict, repr=False)
+    raw: dict[str, Any] = field(repr=False)
 
 
 CustomerPaymentMethod: TypeAlias = (
@@ -126,7 +126,7 @@ class UnknownCustomerPaymentMethodCreateResponse(UnknownModel):
     """
 
     status: str | None = None
-    raw: dict[str, Any] = field(factory=dict, repr=False)
+    raw: dict[str, Any] = field(repr=False)
 
 
 CustomerPaymentMethodCreateResponse: TypeAlias = (

@@ -70,7 +70,7 @@ class UnknownCustomerSessionCreate(UnknownModel):
     is dropped.
     """
 
-    raw: dict[str, Any] = field(factory=dict, repr=False)
+    raw: dict[str, Any] = field(repr=False)
 
 
 CustomerSessionCreate: TypeAlias = (

@@ -171,7 +171,7 @@ class UnknownCustomerState(UnknownModel):
 
     type: str | None = None
     id: str | None = None
-    raw: dict[str, Any] = field(factory=dict, repr=False)
+    raw: dict[str, Any] = field(repr=False)
 
 
 CustomerState: TypeAlias = CustomerStateIndividual | CustomerStateTeam | UnknownCustomerState

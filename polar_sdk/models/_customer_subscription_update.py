@@ -109,7 +109,7 @@ class UnknownCustomerSubscriptionUpdate(UnknownModel):
     is dropped.
     """
 
-    raw: dict[str, Any] = field(factory=dict, repr=False)
+    raw: dict[str, Any] = field(repr=False)
 
 
 CustomerSubscriptionUpdate: TypeAlias = (

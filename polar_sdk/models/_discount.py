@@ -156,7 +156,7 @@ class UnknownDiscount(UnknownModel):
 
     duration: str | None = None
     id: str | None = None
-    raw: dict[str, Any] = field(factory=dict, repr=False)
+    raw: dict[str, Any] = field(repr=False)
 
 
 Discount: TypeAlias = (

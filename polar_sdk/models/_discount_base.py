@@ -133,7 +133,7 @@ class UnknownDiscountBase(UnknownModel):
 
     duration: str | None = None
     id: str | None = None
-    raw: dict[str, Any] = field(factory=dict, repr=False)
+    raw: dict[str, Any] = field(repr=False)
 
 
 DiscountBase: TypeAlias = (

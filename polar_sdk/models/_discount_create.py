@@ -118,7 +118,7 @@ class UnknownDiscountCreate(UnknownModel):
     """
 
     type: str | None = None
-    raw: dict[str, Any] = field(factory=dict, repr=False)
+    raw: dict[str, Any] = field(repr=False)
 
 
 DiscountCreate: TypeAlias = DiscountFixedCreate | DiscountPercentageCreate | UnknownDiscountCreate

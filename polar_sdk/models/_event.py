@@ -591,7 +591,7 @@ class EventMetadataOutput(ResponseModel):
 
     cost: CostMetadataOutput | None = field(default=None, metadata={"wire": "_cost"})
     llm: LLMMetadata | None = field(default=None, metadata={"wire": "_llm"})
-    extra: dict[str, str | int | float | bool] = field(factory=dict)
+    extra: dict[str, str | int | float | bool] = field(factory=dict[str, str | int | float | bool])
 
 
 @frozen(kw_only=True, eq=False, repr=False, match_args=False, getstate_setstate=False)
@@ -1287,7 +1287,7 @@ class UnknownResponseEventsList(UnknownModel):
     is dropped.
     """
 
-    raw: dict[str, Any] = field(factory=dict, repr=False)
+    raw: dict[str, Any] = field(repr=False)
 
 
 ResponseEventsList: TypeAlias = Union[
@@ -1324,7 +1324,7 @@ class UnknownSystemEvent(UnknownModel):
 
     name: str | None = None
     id: str | None = None
-    raw: dict[str, Any] = field(factory=dict, repr=False)
+    raw: dict[str, Any] = field(repr=False)
 
 
 SystemEvent: TypeAlias = (
@@ -1443,7 +1443,7 @@ class UnknownEvent(UnknownModel):
 
     source: str | None = None
     id: str | None = None
-    raw: dict[str, Any] = field(factory=dict, repr=False)
+    raw: dict[str, Any] = field(repr=False)
 
 
 Event: TypeAlias = (

@@ -100,7 +100,7 @@ class EventMetadataInput(RequestModel):
 
     cost: CostMetadataInput | NotGiven = field(default=NOT_GIVEN, metadata={"wire": "_cost"})
     llm: LLMMetadata | NotGiven = field(default=NOT_GIVEN, metadata={"wire": "_llm"})
-    extra: dict[str, str | int | float | bool] = field(factory=dict)
+    extra: dict[str, str | int | float | bool] = field(factory=dict[str, str | int | float | bool])
 
 
 @frozen(kw_only=True, eq=False, repr=False, match_args=False, getstate_setstate=False)
@@ -127,7 +127,7 @@ class UnknownEventCreate(UnknownModel):
     is dropped.
     """
 
-    raw: dict[str, Any] = field(factory=dict, repr=False)
+    raw: dict[str, Any] = field(repr=False)
 
 
 EventCreate: TypeAlias = EventCreateCustomer | EventCreateExternalCustomer | UnknownEventCreate

@@ -154,7 +154,7 @@ class UnknownFileCreate(UnknownModel):
     """
 
     service: str | None = None
-    raw: dict[str, Any] = field(factory=dict, repr=False)
+    raw: dict[str, Any] = field(repr=False)
 
 
 FileCreate: TypeAlias = (

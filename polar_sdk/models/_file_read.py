@@ -124,7 +124,7 @@ class UnknownFileRead(UnknownModel):
 
     service: str | None = None
     id: str | None = None
-    raw: dict[str, Any] = field(factory=dict, repr=False)
+    raw: dict[str, Any] = field(repr=False)
 
 
 FileRead: TypeAlias = (

@@ -67,7 +67,7 @@ class UnknownFilterClauseOrFilter(UnknownModel):
     is dropped.
     """
 
-    raw: dict[str, Any] = field(factory=dict, repr=False)
+    raw: dict[str, Any] = field(repr=False)
 
 
 FilterClauseOrFilter: TypeAlias = FilterClause | Filter | UnknownFilterClauseOrFilter

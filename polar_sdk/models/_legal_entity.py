@@ -101,7 +101,7 @@ class UnknownLegalEntity(UnknownModel):
     """
 
     type: str | None = None
-    raw: dict[str, Any] = field(factory=dict, repr=False)
+    raw: dict[str, Any] = field(repr=False)
 
 
 LegalEntity: TypeAlias = (

@@ -227,7 +227,7 @@ class UnknownMaintainerNotification(UnknownModel):
 
     type: str | None = None
     id: str | None = None
-    raw: dict[str, Any] = field(factory=dict, repr=False)
+    raw: dict[str, Any] = field(repr=False)
 
 
 MaintainerNotification: TypeAlias = (

@@ -67,7 +67,7 @@ class UnknownMeterAggregation(UnknownModel):
     """
 
     func: str | None = None
-    raw: dict[str, Any] = field(factory=dict, repr=False)
+    raw: dict[str, Any] = field(repr=False)
 
 
 MeterAggregation: TypeAlias = (

@@ -53,7 +53,7 @@ class UnknownOIDCConfiguration(UnknownModel):
     """
 
     auth_method: str | None = None
-    raw: dict[str, Any] = field(factory=dict, repr=False)
+    raw: dict[str, Any] = field(repr=False)
 
 
 OIDCConfiguration: TypeAlias = (

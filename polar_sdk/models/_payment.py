@@ -107,7 +107,7 @@ class UnknownPayment(UnknownModel):
 
     method: str | None = None
     id: str | None = None
-    raw: dict[str, Any] = field(factory=dict, repr=False)
+    raw: dict[str, Any] = field(repr=False)
 
 
 Payment: TypeAlias = CardPayment | GenericPayment | UnknownPayment

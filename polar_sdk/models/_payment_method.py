@@ -62,7 +62,7 @@ class UnknownPaymentMethod(UnknownModel):
 
     type: str | None = None
     id: str | None = None
-    raw: dict[str, Any] = field(factory=dict, repr=False)
+    raw: dict[str, Any] = field(repr=False)
 
 
 PaymentMethod: TypeAlias = (

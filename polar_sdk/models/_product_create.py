@@ -104,7 +104,7 @@ class UnknownProductCreate(UnknownModel):
     """
 
     recurring_interval: str | None = None
-    raw: dict[str, Any] = field(factory=dict, repr=False)
+    raw: dict[str, Any] = field(repr=False)
 
 
 ProductCreate: TypeAlias = ProductCreateRecurring | ProductCreateOneTime | UnknownProductCreate

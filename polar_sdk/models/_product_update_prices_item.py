@@ -126,7 +126,7 @@ class UnknownProductPriceCreate(UnknownModel):
     """
 
     amount_type: str | None = None
-    raw: dict[str, Any] = field(factory=dict, repr=False)
+    raw: dict[str, Any] = field(repr=False)
 
 
 ProductPriceCreate: TypeAlias = (
@@ -168,7 +168,7 @@ class UnknownProductUpdatePricesItem(UnknownModel):
     is dropped.
     """
 
-    raw: dict[str, Any] = field(factory=dict, repr=False)
+    raw: dict[str, Any] = field(repr=False)
 
 
 ProductUpdatePricesItem: TypeAlias = (

@@ -45,7 +45,7 @@ class UnknownResponse402OrdersFinalize(UnknownModel):
     """
 
     error: str | None = None
-    raw: dict[str, Any] = field(factory=dict, repr=False)
+    raw: dict[str, Any] = field(repr=False)
 
 
 Response402OrdersFinalize: TypeAlias = (

@@ -45,7 +45,7 @@ class UnknownResponse403OrdersFinalize(UnknownModel):
     """
 
     error: str | None = None
-    raw: dict[str, Any] = field(factory=dict, repr=False)
+    raw: dict[str, Any] = field(repr=False)
 
 
 Response403OrdersFinalize: TypeAlias = (

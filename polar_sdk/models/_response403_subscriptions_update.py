@@ -58,7 +58,7 @@ class UnknownResponse403CustomerPortalSubscriptionsUpdate(UnknownModel):
     """
 
     error: str | None = None
-    raw: dict[str, Any] = field(factory=dict, repr=False)
+    raw: dict[str, Any] = field(repr=False)
 
 
 Response403CustomerPortalSubscriptionsUpdate: TypeAlias = (
@@ -96,7 +96,7 @@ class UnknownResponse403SubscriptionsUpdate(UnknownModel):
     """
 
     error: str | None = None
-    raw: dict[str, Any] = field(factory=dict, repr=False)
+    raw: dict[str, Any] = field(repr=False)
 
 
 Response403SubscriptionsUpdate: TypeAlias = (

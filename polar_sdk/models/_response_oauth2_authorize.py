@@ -95,7 +95,7 @@ class UnknownResponseOauth2Authorize(UnknownModel):
     """
 
     sub_type: str | None = None
-    raw: dict[str, Any] = field(factory=dict, repr=False)
+    raw: dict[str, Any] = field(repr=False)
 
 
 ResponseOauth2Authorize: TypeAlias = (

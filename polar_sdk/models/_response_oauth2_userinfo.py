@@ -46,7 +46,7 @@ class UnknownResponseOauth2Userinfo(UnknownModel):
     is dropped.
     """
 
-    raw: dict[str, Any] = field(factory=dict, repr=False)
+    raw: dict[str, Any] = field(repr=False)
 
 
 ResponseOauth2Userinfo: TypeAlias = (

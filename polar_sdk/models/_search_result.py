@@ -87,7 +87,7 @@ class UnknownSearchResult(UnknownModel):
 
     type: str | None = None
     id: str | None = None
-    raw: dict[str, Any] = field(factory=dict, repr=False)
+    raw: dict[str, Any] = field(repr=False)
 
 
 SearchResult: TypeAlias = (

@@ -47,7 +47,7 @@ class UnknownSubscriptionChangePreview(UnknownModel):
     is dropped.
     """
 
-    raw: dict[str, Any] = field(factory=dict, repr=False)
+    raw: dict[str, Any] = field(repr=False)
 
 
 SubscriptionChangePreview: TypeAlias = (

@@ -58,7 +58,7 @@ class UnknownSubscriptionCreate(UnknownModel):
     is dropped.
     """
 
-    raw: dict[str, Any] = field(factory=dict, repr=False)
+    raw: dict[str, Any] = field(repr=False)
 
 
 SubscriptionCreate: TypeAlias = (

@@ -144,7 +144,7 @@ class UnknownSubscriptionUpdate(UnknownModel):
     is dropped.
     """
 
-    raw: dict[str, Any] = field(factory=dict, repr=False)
+    raw: dict[str, Any] = field(repr=False)
 
 
 SubscriptionUpdate: TypeAlias = (

@@ -113,7 +113,7 @@ class UnknownSupportCaseListItem(UnknownModel):
 
     type: str | None = None
     id: str | None = None
-    raw: dict[str, Any] = field(factory=dict, repr=False)
+    raw: dict[str, Any] = field(repr=False)
 
 
 SupportCaseListItem: TypeAlias = (

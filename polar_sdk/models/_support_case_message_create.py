@@ -61,7 +61,7 @@ class UnknownSupportCaseMessageCreate(UnknownModel):
     """
 
     type: str | None = None
-    raw: dict[str, Any] = field(factory=dict, repr=False)
+    raw: dict[str, Any] = field(repr=False)
 
 
 SupportCaseMessageCreate: TypeAlias = (

@@ -86,7 +86,7 @@ class UnknownTokenRequest(UnknownModel):
     """
 
     grant_type: str | None = None
-    raw: dict[str, Any] = field(factory=dict, repr=False)
+    raw: dict[str, Any] = field(repr=False)
 
 
 TokenRequest: TypeAlias = (
