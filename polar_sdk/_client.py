@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import os
 import ssl
 from types import TracebackType
-from urllib.request import getproxies
 
 import httpx
 
@@ -15,7 +13,6 @@ from ._config import DEFAULT_TIMEOUT, ENV_TOKEN, SERVERS, ServerName
 from ._exceptions import ConfigurationError, InvalidRequestError
 from ._http import HTTPCore, as_timeout
 from ._retry import RetryPolicy
-from ._transport import AsyncioTransport, DirectClient
 from ._types import NOT_GIVEN, NotGivenOr, TimeoutTypes
 from .resources import AsyncCustomerSessions
 
@@ -38,6 +35,9 @@ def _lean_transport_usable() -> bool:
     proxy (httpx's transport handles those), and not when `POLAR_SDK_DEFAULT_TRANSPORT=1`
     asks for httpx's transport (a private switch for comparisons and diagnosis).
     """
+    import asyncio
+    from urllib.request import getproxies
+
     if os.environ.get("POLAR_SDK_DEFAULT_TRANSPORT") == "1":
         return False
     try:
@@ -162,6 +162,8 @@ class AsyncPolar:
         def make_client() -> httpx.AsyncClient:
             # Called in the running loop that will use the client.
             if _lean_transport_usable():
+                from ._transport import AsyncioTransport, DirectClient
+
                 if not ssl_contexts:
                     ssl_contexts.append(httpx.create_ssl_context())
                 return DirectClient(

@@ -262,29 +262,103 @@ def _typevars(tp: Any) -> dict[Any, Any]:
     return dict(zip(params, get_args(tp), strict=False))
 
 
-def _plain_kind(text: str, cls: type[Any]) -> tuple[str, Any, bool] | None:
-    """Classify an annotation without importing anything.
+_PRIM_NAMES = {
+    "str": "str",
+    "int": "int",
+    "float": "float",
+    "bool": "bool",
+    "Any": "any",
+    "datetime": "datetime",
+    "date": "date",
+    "timedelta": "duration",
+}
+_TEXT_KINDS: dict[str, tuple[str, bool]] = {}
+_SCALAR_SETS: dict[str, frozenset[type[Any]]] = {}
 
-    ("str", str, nullable) for a plain type checked inline; None when the annotation names
-    anything else (a model of another module, a list, ...), whose hook is found lazily.
+
+def _split_union(text: str) -> list[str]:
+    """`A | dict[str, B | C] | None` -> ["A", "dict[str, B | C]", "None"]."""
+    parts: list[str] = []
+    depth = 0
+    start = 0
+    for i, char in enumerate(text):
+        if char == "[":
+            depth += 1
+        elif char == "]":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            parts.append(text[start:i].strip())
+            start = i + 1
+    parts.append(text[start:].strip())
+    return parts
+
+
+def _scalar_kind(types_: frozenset[type[Any]]) -> str:
+    key = "scalars:" + ",".join(sorted(t.__name__ for t in types_))
+    _SCALAR_SETS.setdefault(key, types_)
+    return key
+
+
+def _classify(text: str) -> tuple[str, bool]:
+    """(kind, nullable) for a field annotation, read from its text without importing.
+
+    Kinds: a plain type checked inline ("str", "datetime", ...), a set of JSON scalar
+    types ("scalars:..."), or "hook" for anything that needs a hook (models, unions, lists,
+    maps). By the generator's convention an annotation `Name | str` is an open enum (the
+    name is a `Literal` alias): any string.
     """
-    module = sys.modules[cls.__module__]
-    try:
-        tp = eval(text, vars(module))
-    except Exception:  # a model of another module: decided lazily
-        return None
+    found = _TEXT_KINDS.get(text)
+    if found is not None:
+        return found
+    parts = _split_union(text)
+    nullable = "None" in parts
+    rest = [p for p in parts if p not in ("None", "NotGiven")]
+    result: tuple[str, bool]
+    if not rest:
+        result = ("none", True)
+    elif len(rest) == 1 and rest[0] in _PRIM_NAMES:
+        result = (_PRIM_NAMES[rest[0]], nullable)
+    elif "str" in rest and all(
+        p == "str" or p.isidentifier() or p.startswith("Literal[") for p in rest
+    ):
+        result = ("str", nullable)
+    elif len(rest) == 1 and rest[0].startswith("Literal["):
+        import ast
+
+        values = ast.literal_eval("(" + rest[0][len("Literal[") : -1] + ",)")
+        kinds = {type(v) for v in values}
+        name = {str: "str", bool: "bool", int: "int"}.get(kinds.pop()) if len(kinds) == 1 else None
+        result = (name or "hook", nullable)
+    elif all(p in ("str", "int", "float", "bool") for p in rest):
+        allowed = {_SCALARS[p] for p in rest} | ({int} if "float" in rest else set())
+        result = (_scalar_kind(frozenset(allowed)), nullable)
+    else:
+        result = ("hook", nullable)
+    _TEXT_KINDS[text] = result
+    return result
+
+
+_SCALARS: dict[str, type[Any]] = {"str": str, "int": int, "float": float, "bool": bool}
+
+
+def _classify_type(tp: Any) -> tuple[str, bool]:
+    """`_classify` for an annotation that is already a type (resolved, or substituted)."""
     inner, nullable = _strip(tp)
     kind = _KINDS.get(inner)
     if kind is not None:
-        return kind, inner, nullable
+        return kind, nullable or kind == "none"
     if _is_open_enum(inner):
-        return "str", inner, nullable
+        return "str", nullable
     if get_origin(inner) is Literal:
-        value_types = {type(v) for v in get_args(inner)}
-        for value_type, name in ((str, "str"), (bool, "bool"), (int, "int")):
-            if value_types == {value_type}:
-                return name, inner, nullable
-    return None
+        kinds = {type(v) for v in get_args(inner)}
+        if len(kinds) == 1:
+            name = {str: "str", bool: "bool", int: "int"}.get(kinds.pop())
+            if name is not None:
+                return name, nullable
+    allowed = _scalar_types(inner)
+    if allowed is not None:
+        return _scalar_kind(allowed), nullable
+    return "hook", nullable
 
 
 _KINDS: dict[Any, str] = {
@@ -320,6 +394,94 @@ _CHECKS: dict[str, tuple[str, ...]] = {
 def _block(lines: tuple[str, ...] | list[str], depth: int, **names: str) -> list[str]:
     pad = "    " * depth
     return [pad + line.format(**names) for line in lines]
+
+
+_COMPILE_AFTER = 8
+"""Decodes of a model type that run interpreted before the type is compiled (see _tiered)."""
+
+
+@attrs.frozen
+class _FieldPlan:
+    name: str
+    wire: str
+    required: bool
+    default: Any
+    kind: str
+    nullable: bool
+    resolver: Callable[[], Any]
+    setter: Callable[[Any, Any], None]
+
+
+@attrs.frozen
+class _Plan:
+    cls: type[Any]
+    fields: tuple[_FieldPlan, ...]
+    extra: _FieldPlan | None
+    track: bool  # remember which optional keys an answer left out (response models)
+    declared: frozenset[str]
+
+
+def _absent_setter(plan: _Plan) -> Callable[[Any, dict[str, Any]], None]:
+    optional = tuple(f.wire for f in plan.fields if not f.required)
+
+    def set_absent(inst: Any, value: dict[str, Any]) -> None:
+        _SET_ABSENT(inst, tuple(k for k in optional if k not in value))
+
+    return set_absent
+
+
+def _interpreter(plan: _Plan, hooks: _Hooks) -> Callable[[Any], Any]:
+    """Decode with `plan` directly: the same result as the compiled code, without compiling."""
+    cls = plan.cls
+    fields = plan.fields
+    resolved: list[Hook | None] = [None] * len(fields)
+    extra = plan.extra
+    extra_hook: list[Hook] = []
+    set_absent = _absent_setter(plan) if plan.track else None
+    new = object.__new__
+    checks = {kind: _PLAIN_HOOKS[kind] for kind in _PLAIN_HOOKS}
+
+    def interpret(value: Any) -> Any:
+        if type(value) is not dict:
+            raise TypeError(f"expected an object, got {type(value).__name__}")
+        data: dict[str, Any] = value
+        inst = new(cls)
+        missing = False
+        for i, f in enumerate(fields):
+            try:
+                v = data[f.wire]
+            except KeyError:
+                if f.required:
+                    raise
+                v = f.default
+                missing = True
+            else:
+                if v is None:
+                    if f.required and not f.nullable and f.kind != "any":
+                        raise TypeError(f"{f.wire} must not be null")
+                elif f.kind == "hook":
+                    hook = resolved[i]
+                    if hook is None:
+                        hook = resolved[i] = hooks.get(f.resolver())
+                    v = hook(v, data)
+                elif f.kind in _SCALAR_SETS:
+                    if type(v) not in _SCALAR_SETS[f.kind]:
+                        raise TypeError(f.wire)
+                else:
+                    v = checks[f.kind](v, None)
+            f.setter(inst, v)
+        if extra is not None:
+            rest = {k: v for k, v in data.items() if k not in plan.declared}
+            if rest:
+                if not extra_hook:
+                    extra_hook.append(hooks.get(extra.resolver()))
+                rest = extra_hook[0](rest, data)
+            extra.setter(inst, rest)
+        if missing and set_absent is not None:
+            set_absent(inst, data)
+        return inst
+
+    return interpret
 
 
 # -- the converter ----------------------------------------------------------------------------
@@ -365,7 +527,7 @@ class _Hooks:
         except TypeError:  # an unhashable annotation (never generated): no cache
             return self._make(tp)
         if len(self.by_id) >= 4096:  # types made on the fly: keep the table small
-            self.by_id.clear()
+            self.by_id.clear()  # (cleared in place: polar_sdk.models reads this very dict)
         self.by_id[id(tp)] = (tp, hook)  # holds `tp`, so its id is not reused
         return hook
 
@@ -573,7 +735,9 @@ class _Hooks:
 
             def pick(value: Any, parent: Any = None) -> Any:
                 if not box:
-                    resolved = _evaluate_leaf(target, fallback) if isinstance(target, str) else target
+                    resolved = (
+                        _evaluate_leaf(target, fallback) if isinstance(target, str) else target
+                    )
                     box.append(self.get(resolved))
                 return box[0](value, None)
 
@@ -694,7 +858,7 @@ class _Hooks:
 
         if not self.lean:
             return detailed
-        return self._compile(tp, cls, detailed)
+        return self._tiered(tp, cls, detailed)
 
     def detailed(self, tp: Any) -> Callable[[Any, Any], Any]:
         """cattrs' own generated hook for a model, with every field type resolved."""
@@ -713,16 +877,79 @@ class _Hooks:
         attrs.resolve_types(cls, localns=_NAMES)  # type: ignore[arg-type]
         cls.__polar_resolved__ = cls  # type: ignore[attr-defined]
 
-    def _compile(self, tp: Any, cls: type[Any], fallback: Hook, *, sparse: bool = False) -> Hook:
-        """The lean structure function of a model (see the module docstring).
+    def _plan(self, tp: Any, cls: type[Any]) -> _Plan:
+        """What decoding `cls` needs to know about each field, worked out once."""
+        typevars = _typevars(tp)
+        fields: list[_FieldPlan] = []
+        extra: _FieldPlan | None = None
+        for a in attrs.fields(cls):
+            resolver = self._field_resolver(cls, a, typevars)
+            setter = cls.__dict__[a.name].__set__
+            if a.name == "extra" and isinstance(a.default, attrs.Factory):  # type: ignore[arg-type]
+                extra = _FieldPlan(a.name, "extra", False, None, "hook", False, resolver, setter)
+                continue
+            wire: str = a.metadata.get("wire", a.name)
+            if isinstance(a.type, str) and not typevars:
+                kind, nullable = _classify(a.type)
+            else:
+                full = _substitute(a.type, typevars) if typevars else a.type
+                kind, nullable = _classify_type(full)
+            required = a.default is attrs.NOTHING
+            default = None if required else a.default
+            fields.append(
+                _FieldPlan(a.name, wire, required, default, kind, nullable, resolver, setter)
+            )
+        request = issubclass(cls, RequestModel)
+        track = not request and any(not f.required for f in fields)
+        return _Plan(cls, tuple(fields), extra, track, frozenset(f.wire for f in fields))
+
+    def _tiered(self, tp: Any, cls: type[Any], fallback: Hook) -> Hook:
+        """A model's hook: interpreted from its plan at first, compiled once it is used often.
+
+        Compiling costs about 20 us per field; interpreting costs a few hundred nanoseconds
+        per field more than compiled code on every decode. So the first decodes of a type
+        (and every decode of a type that stays rare) run the plan directly, and the type is
+        compiled on its `_COMPILE_AFTER`th decode. References to this hook keep working
+        after that: it forwards to the compiled function, and the cache hands out that one.
+        """
+        plan = self._plan(tp, cls)
+        interpret = _interpreter(plan, self)
+        compiled: list[Hook] = []
+        calls = [0]
+
+        def structure_model(value: Any, parent: Any = None) -> Any:
+            if compiled:
+                return compiled[0](value, parent)
+            calls[0] += 1
+            if calls[0] >= _COMPILE_AFTER:
+                with self.lock:
+                    if not compiled:
+                        compiled.append(self._compile(plan, fallback))
+                        self._promote(tp, structure_model, compiled[0])
+                return compiled[0](value, parent)
+            try:
+                return interpret(value)
+            except Exception:  # the detailed pass reports the problem (or decodes it)
+                return fallback(value)
+
+        return structure_model
+
+    def _promote(self, tp: Any, old: Hook, new: Hook) -> None:
+        if self.cache.get(tp) is old:
+            self.cache[tp] = new
+        entry = self.by_id.get(id(tp))
+        if entry is not None and entry[1] is old:
+            self.by_id[id(tp)] = (tp, new)
+
+    def _compile(self, plan: _Plan, fallback: Hook, *, sparse: bool = False) -> Hook:
+        """The compiled structure function of a model (see `_tiered`).
 
         Two variants: the usual one reads each key with `o[key]` inside `try`, which costs
         nothing while keys are there; an object with fewer keys than the model has fields
         goes to the `sparse` variant instead (compiled when first needed), which reads with
         `o.get()` so that many absent keys do not each raise and catch a KeyError.
         """
-        typevars = _typevars(tp)
-        request = issubclass(cls, RequestModel)
+        cls = plan.cls
         namespace: dict[str, Any] = {
             "_cls": cls,
             "_A": _ABSENT,
@@ -732,72 +959,55 @@ class _Hooks:
             "_date": parse_date,
             "_dur": parse_duration,
             "_new": object.__new__,
-            "_set_absent": _SET_ABSENT,
+            "_absent": _absent_setter(plan),
             "_fallback": fallback,
             "TypeError": TypeError,
         }
         body: list[str] = ["if type(o) is not dict: raise TypeError('expected an object')"]
-        fields = attrs.fields(cls)
-        optional = [a for a in fields if a.default is not attrs.NOTHING]
+        optional = [f for f in plan.fields if not f.required]
         if optional and not sparse:
-            namespace["_sparse"] = self._sparse_stub(namespace, tp, cls, fallback)
-            body.append(f"if len(o) < {len(fields)}: return _sparse(o)")
-        track = optional and not request  # which optional keys the answer left out
-        if track:
-            body.append("ab = None")
-        declared: list[str] = []
+            namespace["_sparse"] = self._sparse_stub(namespace, plan, fallback)
+            body.append(f"if len(o) < {len(plan.fields)}: return _sparse(o)")
+        if plan.track:
+            body.append("miss = 0")
         assignments: list[tuple[str, str]] = []
-        extra_field: attrs.Attribute[Any] | None = None
-        for i, a in enumerate(fields):
-            if a.name == "extra" and isinstance(a.default, attrs.Factory):  # type: ignore[arg-type]
-                extra_field = a
-                continue
-            wire: str = a.metadata.get("wire", a.name)
-            declared.append(wire)
-            v, k = f"v{i}", repr(wire)
-            default: Any = a.default
-            text = a.type if isinstance(a.type, str) else None
-            plain = _plain_kind(text, cls) if text is not None and not typevars else None
-            if text is None:
-                full = _substitute(a.type, typevars) if typevars else a.type
-                inner, nullable = _strip(full)
-                kind_name = _KINDS.get(inner)
-                plain = (kind_name, inner, nullable) if kind_name else None
-            else:
-                nullable = text.endswith("| None")
-            if plain is not None:
-                convert = list(_CHECKS[plain[0]])
-                nullable = plain[2]
-            else:
+        for i, f in enumerate(plan.fields):
+            v, k = f"v{i}", repr(f.wire)
+            if f.kind == "hook":
                 hook = f"h{i}"
-                namespace[hook] = self.stub(namespace, hook, self._field_resolver(cls, a, typevars))
+                namespace[hook] = self.stub(namespace, hook, f.resolver)
                 convert = [f"{{v}} = {hook}({{v}}, o)"]
-            if default is attrs.NOTHING:
-                body.append(f"{v} = o[{k}]")
-                if convert and nullable:
-                    body += [f"if {v} is not None:", *_block(convert, 1, v=v, k=k)]
-                else:
-                    body += _block(convert, 0, v=v, k=k)
-            elif sparse:
-                namespace[f"d{i}"] = default
-                body += [f"{v} = o.get({k}, _A)", f"if {v} is _A:", f"    {v} = d{i}"]
-                if not request:
-                    body += ["    if ab is None: ab = []", f"    ab.append({k})"]
-                if convert:
-                    body += [f"elif {v} is not None:", *_block(convert, 1, v=v, k=k)]
+            elif f.kind in _SCALAR_SETS:
+                namespace[f"t{i}"] = _SCALAR_SETS[f.kind]
+                convert = [f"if type({{v}}) not in t{i}: raise TypeError({{k}})"]
             else:
-                namespace[f"d{i}"] = default
-                body += ["try:", f"    {v} = o[{k}]", "except KeyError:", f"    {v} = d{i}"]
-                if not request:
-                    body += ["    if ab is None: ab = []", f"    ab.append({k})"]
-                if convert:
-                    body += ["else:", f"    if {v} is not None:", *_block(convert, 2, v=v, k=k)]
-            assignments.append((a.name, v))
-        if extra_field is not None:
-            namespace["_declared"] = frozenset(declared)
-            namespace["hx"] = self.stub(
-                namespace, "hx", self._field_resolver(cls, extra_field, typevars)
-            )
+                convert = list(_CHECKS[f.kind])
+            if len(convert) == 1 and convert[0].startswith("if "):
+                guarded = [f"if {v} is not None and " + convert[0][3:].format(v=v, k=k)]
+            elif convert:
+                guarded = [f"if {v} is not None:", *_block(convert, 1, v=v, k=k)]
+            else:
+                guarded = []
+            if f.required:
+                body.append(f"{v} = o[{k}]")
+                body += guarded if f.nullable else _block(convert, 0, v=v, k=k)
+            elif sparse:
+                namespace[f"d{i}"] = f.default
+                body += [f"{v} = o.get({k}, _A)", f"if {v} is _A:", f"    {v} = d{i}"]
+                if plan.track:
+                    body.append("    miss = 1")
+                if guarded:
+                    body += ["else:", *_block(guarded, 1)]
+            else:
+                namespace[f"d{i}"] = f.default
+                flag = "; miss = 1" if plan.track else ""
+                body += [f"try: {v} = o[{k}]", f"except KeyError: {v} = d{i}{flag}"]
+                if guarded:
+                    body += ["else:", *_block(guarded, 1)]
+            assignments.append((f.name, v))
+        if plan.extra is not None:
+            namespace["_declared"] = plan.declared
+            namespace["hx"] = self.stub(namespace, "hx", plan.extra.resolver)
             body.append("ex = {key: val for key, val in o.items() if key not in _declared}")
             body.append("if ex: ex = hx(ex, o)")
             assignments.append(("extra", "ex"))
@@ -808,8 +1018,8 @@ class _Hooks:
             setter = f"s_{name}"
             namespace[setter] = cls.__dict__[name].__set__
             body.append(f"{setter}(inst, {v})")
-        if track:
-            body.append("if ab is not None: _set_absent(inst, tuple(ab))")
+        if plan.track:
+            body.append("if miss: _absent(inst, o)")
         body.append("return inst")
         lines = [
             "def structure(o, p=None):",
@@ -825,11 +1035,11 @@ class _Hooks:
         return function
 
     def _sparse_stub(
-        self, namespace: dict[str, Any], tp: Any, cls: type[Any], fallback: Hook
+        self, namespace: dict[str, Any], plan: _Plan, fallback: Hook
     ) -> Callable[[Any], Any]:
         def first(value: Any) -> Any:
             with self.lock:
-                function = self._compile(tp, cls, fallback, sparse=True)
+                function = self._compile(plan, fallback, sparse=True)
             namespace["_sparse"] = function
             return function(value)
 

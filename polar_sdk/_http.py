@@ -13,7 +13,6 @@ number of loops, one after another or side by side in threads.
 
 from __future__ import annotations
 
-import asyncio
 import datetime
 import json
 import logging
@@ -23,7 +22,6 @@ import time
 from collections.abc import AsyncGenerator, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import anyio
 import httpx
 
 from . import _json
@@ -38,12 +36,13 @@ from ._exceptions import (
     parse_retry_after,
 )
 from ._retry import NO_RETRY, RetryEvent, RetryPolicy
-from ._transport import DirectClient
 from ._types import NOT_GIVEN, NotGivenOr, TimeoutTypes
 
 if TYPE_CHECKING:
-    from ._converter import _Hooks as Hooks
+    import anyio
 
+    from ._converter import _Hooks as Hooks
+    from ._transport import DirectClient
     from .models import ValidationError
 
 __all__ = ["HTTPCore", "as_timeout"]
@@ -79,6 +78,8 @@ def _cap_timeout(timeout: httpx.Timeout, remaining: float) -> httpx.Timeout:
 
 def _current_loop() -> object:
     """The running event loop (asyncio) or run (trio), used as the key of its connections."""
+    import asyncio  # imported by the running loop already; not at SDK import
+
     try:
         return asyncio.get_running_loop()
     except RuntimeError:
@@ -109,6 +110,8 @@ class _LoopState:
         self.limiter = limiter
         self.closed = False
         self.guard: AsyncGenerator[None, None] | None = None
+        from ._transport import DirectClient
+
         # An owned DirectClient: requests may skip httpx's client layer (see _send_direct).
         self.direct = client if owned and isinstance(client, DirectClient) else None
         self.headers: dict[int, httpx.Headers] = {}  # ours merged over the client's, by id
@@ -151,9 +154,9 @@ class HTTPCore:
     __slots__ = (
         "_base_url",
         "_closed",
-        "_hooks",
         "_current",
         "_headers",
+        "_hooks",
         "_json_headers",
         "_lock",
         "_make_client",
@@ -232,6 +235,8 @@ class HTTPCore:
                 if state.loop is loop:
                     self._current = state
                     return state
+            import anyio  # imported with the first request, not with the SDK
+
             limiter = (
                 None if self._max_in_flight is None else anyio.CapacityLimiter(self._max_in_flight)
             )
@@ -327,6 +332,8 @@ class HTTPCore:
         policy: RetryPolicy,
     ) -> None:
         """Wait for an in-flight slot, no longer than the pool timeout or the deadline."""
+        import anyio
+
         try:
             limiter.acquire_nowait()  # a free slot and nobody queued: no timer, no yield
             return
@@ -397,6 +404,8 @@ class HTTPCore:
                 else:
                     # Backstop for answers that trickle in: no single read times out, but the
                     # whole call must still end by the deadline.
+                    import anyio
+
                     with anyio.fail_after(remaining):
                         if direct is None:
                             response = await client.send(request)
@@ -513,6 +522,8 @@ class HTTPCore:
                     status_code=status,
                 )
             )
+        import anyio
+
         await anyio.sleep(delay)
 
     def _deadline_error(

@@ -24,7 +24,6 @@ start-up and shut-down steps.
 
 from __future__ import annotations
 
-import asyncio
 import atexit
 import contextlib
 import importlib.util
@@ -33,12 +32,14 @@ import threading
 import weakref
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from functools import partial
-from typing import Any, Generic, Protocol, TypeVar
-
-import anyio
-from anyio.from_thread import BlockingPortal
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from ._exceptions import BlockingUsageError, ClientClosedError
+
+if TYPE_CHECKING:  # anyio and asyncio load when the first portal starts, not at import
+    import asyncio
+
+    from anyio.from_thread import BlockingPortal
 
 __all__ = ["PortalCore"]
 
@@ -95,6 +96,11 @@ class _Running:
     __slots__ = ("loop", "pending", "portal", "thread", "thread_id")
 
     def __init__(self, use_uvloop: bool) -> None:
+        import asyncio
+
+        import anyio
+        from anyio.from_thread import BlockingPortal
+
         ready = threading.Event()
         box: list[Any] = []
         # Calls handed over but not finished. Whatever is left when the loop has ended (a

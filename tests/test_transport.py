@@ -522,7 +522,7 @@ def test_tls_handshake_timeout(run: Any) -> None:
 @pytest.fixture
 def built(monkeypatch: pytest.MonkeyPatch) -> list[AsyncioTransport]:
     """Every AsyncioTransport AsyncPolar builds during the test."""
-    import polar_sdk._client
+    import polar_sdk._transport
 
     made: list[AsyncioTransport] = []
 
@@ -531,7 +531,8 @@ def built(monkeypatch: pytest.MonkeyPatch) -> list[AsyncioTransport]:
             super().__init__(**kwargs)
             made.append(self)
 
-    monkeypatch.setattr(polar_sdk._client, "AsyncioTransport", Recording)
+    # AsyncPolar imports the transport when it first builds a client.
+    monkeypatch.setattr(polar_sdk._transport, "AsyncioTransport", Recording)
     for variable in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
         monkeypatch.delenv(variable, raising=False)
         monkeypatch.delenv(variable.lower(), raising=False)

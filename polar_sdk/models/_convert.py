@@ -24,14 +24,12 @@ def structure(data: Any, model: Any) -> Any:
         ResponseDecodeError: `data` does not fit `model`; the message names the field path,
             and `exc.data` holds the input.
     """
+    # The shared hooks' own identity table, read inline: this is every decode's entry.
     entry = _BY_ID.get(id(model))
     if entry is not None and entry[0] is model:
         hook = entry[1]
     else:
         hook = (_HOOKS[0] if _HOOKS else _load_hooks()).get(model)
-        if len(_BY_ID) >= 4096:
-            _BY_ID.clear()
-        _BY_ID[id(model)] = (model, hook)  # holds `model`, so its id is not reused
     try:
         return hook(data, None)
     except Exception as exc:
@@ -39,14 +37,17 @@ def structure(data: Any, model: Any) -> Any:
 
 
 _HOOKS: list[Any] = []  # the SDK's shared hooks, once loaded
-_BY_ID: dict[int, tuple[Any, Any]] = {}  # model type -> its hook, by identity
+_BY_ID: dict[int, tuple[Any, Any]] = {}  # replaced by the shared hooks' table when loaded
 
 
 def _load_hooks() -> Any:
     from .._converter import hooks
 
+    global _BY_ID
     if not _HOOKS:
-        _HOOKS.append(hooks())
+        shared = hooks()
+        _BY_ID = shared.by_id
+        _HOOKS.append(shared)
     return _HOOKS[0]
 
 
