@@ -9,7 +9,11 @@ nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = True
 
 PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
+HEAVY_PYTHON = "3.11"  # the all-schema suites (marker `heavy`) run on this one only
+RUFF = "ruff==0.17.6"  # pinned: the generator formats its output with it (codegen/generate.py)
 TEST_DEPS = [
+    RUFF,
+    "jsonschema>=4.18",  # tests/models/oracle.py: which union member a body validates against
     "pytest>=8",
     "pytest-asyncio>=0.24",
     "uvicorn>=0.30",
@@ -27,13 +31,16 @@ def tests(session: nox.Session) -> None:
     if session.python in ("3.11", "3.13"):
         # The optional orjson speedup; 3.10 and 3.12 keep exercising the stdlib json path.
         session.install("orjson>=3.9")
-    session.run("pytest", *session.posargs)
+    args = list(session.posargs)
+    if session.python != HEAVY_PYTHON and not any(a.startswith("-m") for a in args):
+        args = ["-m", "not heavy", *args]
+    session.run("pytest", *args)
 
 
 @nox.session(python="3.11")
 def lint(session: nox.Session) -> None:
     """ruff lint and format check."""
-    session.install("ruff>=0.6")
+    session.install(RUFF)
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
 
@@ -57,15 +64,16 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session(python="3.11", default=False)
 def generate(session: nox.Session) -> None:
-    """Rewrite the generated sync facade (polar_sdk/_sync/) from the async source, then lint it.
+    """Rewrite every generated file: the models from the spec, the sync facade from the
+    async source (`python -m codegen.generate`; POLAR_OPENAPI_SPEC names the spec).
 
-    The generator reads the source with `ast` and needs nothing installed; tests/test_codegen.py
-    fails when the committed files differ from what it writes.
+    Output is formatted with the pinned ruff; tests/codegen/test_generated.py fails when the
+    committed files differ from what this writes.
     """
-    session.install("ruff>=0.6")
-    session.run("python", "-m", "codegen.sync_facade", *session.posargs)
-    session.run("ruff", "check", "polar_sdk/_sync")
-    session.run("ruff", "format", "--check", "polar_sdk/_sync")
+    session.install("-e", ".", RUFF)
+    session.run("python", "-m", "codegen.generate", *session.posargs)
+    session.run("ruff", "check", "polar_sdk/models", "polar_sdk/_sync")
+    session.run("ruff", "format", "--check", "polar_sdk/models", "polar_sdk/_sync")
 
 
 BENCH_TOOLS = [
@@ -103,6 +111,29 @@ def bench(session: nox.Session) -> None:
         "bench/run.py",
         "--old-python",
         str(old_python),
+        *session.posargs,
+        env={"PYTHONPATH": str(Path.cwd())},
+    )
+
+
+@nox.session(python="3.11", default=False)
+def bench_models(session: nox.Session) -> None:
+    """The models benchmark against polar-sdk 1.0.2 (`-- --quick` for a short run).
+
+    bench/bench_models.py: import cost, first decode per type, steady decode of every recorded
+    2xx body, memory. Needs POLAR_OPENAPI_SPEC and POLAR_FIXTURES_DIR (as the heavy tests do).
+    A lean venv of its own: the project's dependencies (imported from the checkout, as in
+    `bench`) and polar-sdk 1.0.2, no orjson, so decoding is measured with stdlib json.
+    """
+    from pathlib import Path
+
+    import tomllib
+
+    project = tomllib.loads(Path("pyproject.toml").read_text())["project"]
+    session.install(*project["dependencies"], BENCH_PEER_1)
+    session.run(
+        "python",
+        "bench/bench_models.py",
         *session.posargs,
         env={"PYTHONPATH": str(Path.cwd())},
     )

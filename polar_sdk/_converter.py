@@ -30,24 +30,35 @@ extra keys are merged back, and an `Unknown*` object turns back into its raw JSO
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
 import threading
 import types
 from collections.abc import Callable, Iterator, Mapping
 from datetime import date, datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, ForwardRef, Literal, TypeVar, Union, get_args, get_origin
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    ForwardRef,
+    Literal,
+    TypeVar,
+    Union,
+    cast,
+    get_args,
+    get_origin,
+)
 
 import attrs
 
 from ._types import NOT_GIVEN, NotGiven
 from .models._base import (
     KeyRule,
+    ModelBase,
     RequestModel,
     ResponseModel,
     TagRule,
     UnknownModel,
-    _Model,
 )
 
 if TYPE_CHECKING:
@@ -61,7 +72,7 @@ Hook = Callable[[Any, Any], Any]
 _NONE_TYPE = type(None)
 _UNION_ORIGINS = (Union, types.UnionType)
 _ABSENT: Any = object()
-_SET_ABSENT = ResponseModel._polar_absent.__set__  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType, reportUnknownVariableType]
+_SET_ABSENT: Callable[[Any, Any], None] = vars(ResponseModel)["_polar_absent"].__set__
 _SIMPLE = (str, int, float, bool, _NONE_TYPE)
 
 # -- values --------------------------------------------------------------------------------
@@ -183,7 +194,7 @@ _NAMES = _ModelNames()
 
 def _is_model(tp: Any) -> bool:
     cls = get_origin(tp) or tp
-    return isinstance(cls, type) and issubclass(cls, _Model) and attrs.has(cls)
+    return isinstance(cls, type) and issubclass(cls, ModelBase) and attrs.has(cls)
 
 
 def _model_class(tp: Any) -> type[Any]:
@@ -326,11 +337,13 @@ def _classify(text: str) -> tuple[str, bool]:
         import ast
 
         values = ast.literal_eval("(" + rest[0][len("Literal[") : -1] + ",)")
-        kinds = {type(v) for v in values}
-        name = {str: "str", bool: "bool", int: "int"}.get(kinds.pop()) if len(kinds) == 1 else None
+        kinds: set[type[Any]] = {type(v) for v in values}
+        name = _LITERAL_KINDS.get(kinds.pop()) if len(kinds) == 1 else None
         result = (name or "hook", nullable)
     elif all(p in ("str", "int", "float", "bool") for p in rest):
-        allowed = {_SCALARS[p] for p in rest} | ({int} if "float" in rest else set())
+        allowed: set[type[Any]] = {_SCALARS[p] for p in rest}
+        if "float" in rest:
+            allowed.add(int)
         result = (_scalar_kind(frozenset(allowed)), nullable)
     else:
         result = ("hook", nullable)
@@ -339,6 +352,7 @@ def _classify(text: str) -> tuple[str, bool]:
 
 
 _SCALARS: dict[str, type[Any]] = {"str": str, "int": int, "float": float, "bool": bool}
+_LITERAL_KINDS: dict[type[Any], str] = {str: "str", bool: "bool", int: "int"}
 
 
 def _classify_type(tp: Any) -> tuple[str, bool]:
@@ -350,9 +364,9 @@ def _classify_type(tp: Any) -> tuple[str, bool]:
     if _is_open_enum(inner):
         return "str", nullable
     if get_origin(inner) is Literal:
-        kinds = {type(v) for v in get_args(inner)}
+        kinds: set[type[Any]] = {type(v) for v in get_args(inner)}
         if len(kinds) == 1:
-            name = {str: "str", bool: "bool", int: "int"}.get(kinds.pop())
+            name = _LITERAL_KINDS.get(kinds.pop())
             if name is not None:
                 return name, nullable
     allowed = _scalar_types(inner)
@@ -430,7 +444,7 @@ def _absent_setter(plan: _Plan) -> Callable[[Any, dict[str, Any]], None]:
     return set_absent
 
 
-def _interpreter(plan: _Plan, hooks: _Hooks) -> Callable[[Any], Any]:
+def _interpreter(plan: _Plan, hooks: Hooks) -> Callable[[Any], Any]:
     """Decode with `plan` directly: the same result as the compiled code, without compiling."""
     cls = plan.cls
     fields = plan.fields
@@ -444,7 +458,7 @@ def _interpreter(plan: _Plan, hooks: _Hooks) -> Callable[[Any], Any]:
     def interpret(value: Any) -> Any:
         if type(value) is not dict:
             raise TypeError(f"expected an object, got {type(value).__name__}")
-        data: dict[str, Any] = value
+        data = cast("dict[str, Any]", value)
         inst = new(cls)
         missing = False
         for i, f in enumerate(fields):
@@ -487,7 +501,7 @@ def _interpreter(plan: _Plan, hooks: _Hooks) -> Callable[[Any], Any]:
 # -- the converter ----------------------------------------------------------------------------
 
 
-class _Hooks:
+class Hooks:
     """Builds and caches internal hooks; `make_converter` exposes them through cattrs."""
 
     def __init__(self, lean: bool = True, converter: Converter | None = None) -> None:
@@ -521,9 +535,9 @@ class _Hooks:
             hook = self.cache[tp]
         except KeyError:
             with self.lock:
-                hook = self.cache.get(tp)
-                if hook is None:
-                    hook = self.cache[tp] = self._make(tp)
+                cached = self.cache.get(tp)
+                hook = cached if cached is not None else self._make(tp)
+                self.cache[tp] = hook
         except TypeError:  # an unhashable annotation (never generated): no cache
             return self._make(tp)
         if len(self.by_id) >= 4096:  # types made on the fly: keep the table small
@@ -600,7 +614,7 @@ class _Hooks:
             if item_allowed is not None:
 
                 def list_of_scalars(value: Any, parent: Any = None) -> Any:
-                    if type(value) is not list:
+                    if value.__class__ is not list:
                         raise TypeError(f"expected a list, got {type(value).__name__}")
                     items_: list[Any] = value
                     if not item_allowed.issuperset(map(type, items_)):
@@ -611,7 +625,7 @@ class _Hooks:
             item_box: list[Hook] = []
 
             def items(value: Any, parent: Any = None) -> Any:
-                if type(value) is not list:
+                if value.__class__ is not list:
                     raise TypeError(f"expected a list, got {type(value).__name__}")
                 if not item_box:
                     item_box.append(self.get(item))
@@ -621,7 +635,7 @@ class _Hooks:
 
             return items
         if origin is tuple:
-            if all(_scalar_types(a) == {str} for a in args):
+            if all(_scalar_types(a) == frozenset({str}) for a in args):
                 size = len(args)
 
                 def text_pair(value: Any, parent: Any = None) -> Any:
@@ -634,7 +648,7 @@ class _Hooks:
                     return tuple(value)
 
                 return text_pair
-            hooks = [self.lazy(lambda a=a: a) for a in args]
+            hooks = [self.lazy(functools.partial(_same, a)) for a in args]
 
             def fixed(value: Any, parent: Any = None) -> Any:
                 if type(value) not in (list, tuple) or len(value) != len(hooks):
@@ -649,7 +663,7 @@ class _Hooks:
             def scalars(value: Any, parent: Any = None) -> Any:
                 if type(value) is not dict:
                     raise TypeError(f"expected an object, got {type(value).__name__}")
-                mapping: dict[str, Any] = value
+                mapping = cast("dict[str, Any]", value)
                 if not allowed.issuperset(map(type, mapping.values())):
                     raise TypeError("unexpected value type in the object")
                 return mapping
@@ -660,7 +674,7 @@ class _Hooks:
             def mapping(value: Any, parent: Any = None) -> Any:
                 if type(value) is not dict:
                     raise TypeError(f"expected an object, got {type(value).__name__}")
-                return value
+                return cast("dict[str, Any]", value)
 
             return mapping
         value_box: list[Hook] = []
@@ -671,7 +685,7 @@ class _Hooks:
             if not value_box:
                 value_box.append(self.get(value_type))
             hook = value_box[0]
-            mapping: dict[str, Any] = value
+            mapping = cast("dict[str, Any]", value)
             return {k: hook(v, None) for k, v in mapping.items()}
 
         return values
@@ -705,16 +719,12 @@ class _Hooks:
                 if nullable:
                     return None
                 raise TypeError("null is not allowed here")
-            if (
-                literals
-                and type(value) is not dict
-                and type(value) is not list
-                and value in literals
-            ):
+            kind: type[Any] = value.__class__
+            if literals and kind is not dict and kind is not list and value in literals:
                 return value
-            hook = by_type.get(type(value))
+            hook = by_type.get(kind)
             if hook is None:
-                raise TypeError(f"unexpected {type(value).__name__} value")
+                raise TypeError(f"unexpected {kind.__name__} value")
             return hook(value, parent)
 
         return either
@@ -725,7 +735,8 @@ class _Hooks:
 
         def unknown(value: dict[str, Any], parent: Any = None) -> Any:
             fields = {name: _text_or_none(value.get(wire)) for name, wire in lifted}
-            return fallback(raw=dict(value), **fields)
+            made: Any = fallback(raw=dict(value), **fields)  # type: ignore[call-arg]
+            return made
 
         def leaf(target: Any) -> Hook:
             """The hook of a rule's leaf: a member class, a member's source text, or None."""
@@ -774,7 +785,7 @@ class _Hooks:
             def by_path(value: Any, parent: Any = None) -> Any:
                 found: Any = parent if from_parent else value
                 for key in path:
-                    found = found.get(key, _ABSENT) if type(found) is dict else _ABSENT
+                    found = _get(found, key)
                 if found is _ABSENT:
                     return absent(value, parent)
                 try:
@@ -793,9 +804,9 @@ class _Hooks:
             def decide(value: Any, parent: Any = None) -> Any:
                 found: Any = value
                 for key in path:
-                    if type(found) is not dict or key not in found:
+                    if type(found) is not dict or key not in cast("dict[str, Any]", found):
                         return missing(value, parent)
-                    found = found[key]
+                    found = cast("dict[str, Any]", found)[key]
                 return present(value, parent)
 
             return decide
@@ -825,7 +836,7 @@ class _Hooks:
         def structure_tagged(value: Any, parent: Any = None) -> Any:
             if type(value) is not dict:
                 raise TypeError(f"expected an object, got {type(value).__name__}")
-            found = value.get(key, _ABSENT)
+            found = cast("dict[str, Any]", value).get(key, _ABSENT)
             try:
                 return table[found](value, None)
             except (KeyError, TypeError):
@@ -846,7 +857,8 @@ class _Hooks:
             def raw(value: Any, parent: Any = None) -> Any:
                 if type(value) is not dict:
                     raise TypeError(f"expected an object, got {type(value).__name__}")
-                return cls(raw=dict(value))
+                factory: Any = cls
+                return factory(raw=dict(cast("dict[str, Any]", value)))
 
             return raw
         detailed_box: list[Callable[[Any, Any], Any]] = []
@@ -868,14 +880,14 @@ class _Hooks:
         return fn
 
     @staticmethod
-    def resolve(cls: type[Any]) -> None:
-        """Evaluate the annotations of `cls` (for cattrs, which wants real types)."""
-        if getattr(cls, "__polar_resolved__", None) is cls:
+    def resolve(model: type[Any]) -> None:
+        """Evaluate the annotations of `model` (for cattrs, which wants real types)."""
+        if getattr(model, "__polar_resolved__", None) is model:
             return
         # Each class's annotations are evaluated in its own module (typing does that when no
         # globals are given); names from other model modules come from _NAMES.
-        attrs.resolve_types(cls, localns=_NAMES)  # type: ignore[arg-type]
-        cls.__polar_resolved__ = cls  # type: ignore[attr-defined]
+        attrs.resolve_types(model, localns=_NAMES)  # type: ignore[arg-type]
+        model.__polar_resolved__ = model
 
     def _plan(self, tp: Any, cls: type[Any]) -> _Plan:
         """What decoding `cls` needs to know about each field, worked out once."""
@@ -930,7 +942,7 @@ class _Hooks:
             try:
                 return interpret(value)
             except Exception:  # the detailed pass reports the problem (or decodes it)
-                return fallback(value)
+                return fallback(value, None)
 
         return structure_model
 
@@ -1041,17 +1053,17 @@ class _Hooks:
             with self.lock:
                 function = self._compile(plan, fallback, sparse=True)
             namespace["_sparse"] = function
-            return function(value)
+            return function(value, None)
 
         return first
 
     @staticmethod
     def _field_resolver(
-        cls: type[Any], a: attrs.Attribute[Any], typevars: Mapping[Any, Any]
+        model: type[Any], a: attrs.Attribute[Any], typevars: Mapping[Any, Any]
     ) -> Callable[[], Any]:
         def resolve() -> Any:
             if isinstance(a.type, str):
-                full = _evaluate(a.type, cls, typevars)
+                full = _evaluate(a.type, model, typevars)
             else:
                 full = _substitute(a.type, typevars) if typevars else a.type
             return _strip(full)[0]  # the compiled code handles None and absence itself
@@ -1061,7 +1073,7 @@ class _Hooks:
     # unstructure ---------------------------------------------------------------------
     def dump(self, value: Any) -> Any:
         """JSON-ready data for any value a model can hold."""
-        kind = type(value)
+        kind: type[Any] = value.__class__
         if kind in _SIMPLE:
             return value
         dumper = self.dumpers.get(kind)
@@ -1083,7 +1095,7 @@ class _Hooks:
             return lambda value: {k: dump(v) for k, v in value.items()}
         if issubclass(kind, UnknownModel):
             return lambda value: dict(value.raw)
-        if issubclass(kind, _Model) and attrs.has(kind):
+        if issubclass(kind, ModelBase) and attrs.has(kind):
             return self._compile_dump(kind)
         if kind is NotGiven:
             return lambda value: None
@@ -1144,6 +1156,28 @@ def _scalar_types(tp: Any) -> frozenset[type[Any]] | None:
     return frozenset(allowed)
 
 
+def _get(found: Any, key: str) -> Any:
+    """`found[key]`, or the absent marker when `found` is not an object or has no `key`."""
+    if type(found) is not dict:
+        return _ABSENT
+    return cast("dict[str, Any]", found).get(key, _ABSENT)
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _calling(parse: Callable[[Any], Any]) -> Hook:
+    def hook(value: Any, parent: Any = None) -> Any:
+        return parse(value)
+
+    return hook
+
+
+def _call_plain(hook: Hook, value: Any, _type: Any) -> Any:
+    return hook(value, None)
+
+
 def _text_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
@@ -1179,15 +1213,15 @@ _PLAIN_HOOKS: dict[str, Hook] = {
     "float": _float,
     "bool": _check_type(bool, "true or false"),
     "any": _identity,
-    "datetime": lambda value, parent=None: parse_datetime(value),
-    "date": lambda value, parent=None: parse_date(value),
-    "duration": lambda value, parent=None: parse_duration(value),
+    "datetime": _calling(parse_datetime),
+    "date": _calling(parse_date),
+    "duration": _calling(parse_duration),
     "none": _none,
 }
 
 
 def _literal_hook(tp: Any) -> Hook:
-    value_types = {type(v) for v in get_args(tp)}
+    value_types: set[type[Any]] = {type(v) for v in get_args(tp)}
 
     def literal(value: Any, parent: Any = None) -> Any:
         if type(value) not in value_types:
@@ -1207,7 +1241,7 @@ def _is_handled(tp: Any) -> bool:
     return origin in (list, tuple, dict, Literal) or _union_args(tp) is not None
 
 
-def _new_converter(hooks: _Hooks) -> Converter:
+def _new_converter(hooks: Hooks) -> Converter:
     """A cattrs `Converter` that structures and unstructures through `hooks`."""
     from cattrs import Converter
 
@@ -1225,9 +1259,7 @@ def _new_converter(hooks: _Hooks) -> Converter:
     for plain, kind in _KINDS.items():
         if isinstance(plain, type) and plain is not _NONE_TYPE:
             plain_hook = _PLAIN_HOOKS[kind]
-            converter.register_structure_hook(
-                plain, lambda value, _type, hook=plain_hook: hook(value, None)
-            )
+            converter.register_structure_hook(plain, functools.partial(_call_plain, plain_hook))
     converter.register_unstructure_hook(datetime, format_datetime)
     converter.register_unstructure_hook(date, date.isoformat)
     converter.register_unstructure_hook(timedelta, format_duration)
@@ -1239,7 +1271,7 @@ def _new_converter(hooks: _Hooks) -> Converter:
         return hooks._compile_dump(cls)  # pyright: ignore[reportPrivateUsage]
 
     converter.register_unstructure_hook_factory(
-        lambda cls: isinstance(cls, type) and issubclass(cls, _Model) and attrs.has(cls),
+        lambda cls: isinstance(cls, type) and issubclass(cls, ModelBase) and attrs.has(cls),
         unstructure_factory,
     )
     return converter
@@ -1250,20 +1282,20 @@ def make_converter(*, lean: bool = True) -> Converter:
 
     `lean=False` decodes every model with cattrs' detailed hooks only (for comparisons).
     """
-    return _Hooks(lean).converter
+    return Hooks(lean).converter
 
 
-_shared: list[_Hooks] = []
+_shared: list[Hooks] = []
 _shared_lock = threading.Lock()
 
 
-def hooks() -> _Hooks:
+def hooks() -> Hooks:
     """The SDK's shared hooks. Decoding through them never imports cattrs unless an answer
     fails to decode (cattrs then explains why)."""
     if not _shared:
         with _shared_lock:
             if not _shared:
-                _shared.append(_Hooks())
+                _shared.append(Hooks())
     return _shared[0]
 
 

@@ -41,7 +41,7 @@ from ._types import NOT_GIVEN, NotGivenOr, TimeoutTypes
 if TYPE_CHECKING:
     import anyio
 
-    from ._converter import _Hooks as Hooks
+    from ._converter import Hooks
     from ._transport import DirectClient
     from .models import ValidationError
 

@@ -10,7 +10,7 @@ Every generated class is a frozen, slotted, keyword-only attrs class deriving fr
   place (a new tag, a new shape). `raw` keeps the object exactly as it arrived.
 
 The classes ask attrs for no `__repr__`, `__eq__` or `__hash__` of their own: generating those
-for a thousand classes costs about half of their import time, so `_Model` supplies them once,
+for a thousand classes costs about half of their import time, so `ModelBase` supplies them once,
 reading the fields attrs recorded. Unions carry their decision rule on their fallback class
 (`union(...)` below); the converter reads it on first use and never tries members in turn.
 """
@@ -24,6 +24,7 @@ import attrs
 
 __all__ = [
     "MetadataValue",
+    "ModelBase",
     "RequestModel",
     "ResponseModel",
     "Rule",
@@ -44,7 +45,7 @@ def redacted(_value: Any) -> str:
     return "'<redacted>'"
 
 
-class _Model:
+class ModelBase:
     """`__repr__`, `__eq__`, `__hash__` and pickling for attrs classes, from their fields."""
 
     __slots__ = ()
@@ -86,19 +87,19 @@ class _Model:
             object.__setattr__(self, name, value)
 
 
-class ResponseModel(_Model):
+class ResponseModel(ModelBase):
     """Base of models the API answers with (see the module docstring)."""
 
     __slots__ = ("_polar_absent",)
 
 
-class RequestModel(_Model):
+class RequestModel(ModelBase):
     """Base of models a call sends (see the module docstring)."""
 
     __slots__ = ()
 
 
-class UnknownModel(_Model):
+class UnknownModel(ModelBase):
     """Base of the fallback member of a union: an object no known member fits."""
 
     __slots__ = ()

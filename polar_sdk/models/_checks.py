@@ -12,7 +12,7 @@ import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from .._exceptions import InvalidRequestError
 from .._types import NotGiven
@@ -89,18 +89,18 @@ def check(
         elif isinstance(value, (int, float)) and not isinstance(value, bool):
             _check_number(name, value, minimum, maximum, exclusive_minimum, exclusive_maximum)
         elif isinstance(value, (list, tuple)):
-            items: Sequence[Any] = value  # pyright: ignore[reportUnknownVariableType]
+            items = cast("Sequence[Any]", value)
             if min_items is not None and len(items) < min_items:
                 raise InvalidRequestError(f"{name} needs at least {min_items} items")
             if max_items is not None and len(items) > max_items:
                 raise InvalidRequestError(
                     f"{name} has {len(items)} items; the API accepts at most {max_items}"
                 )
-        elif isinstance(value, Mapping) and max_properties is not None:
-            mapping: Mapping[Any, Any] = value  # pyright: ignore[reportUnknownVariableType]
-            if len(mapping) > max_properties:
+        elif max_properties is not None and isinstance(value, Mapping):
+            size = len(value)  # pyright: ignore[reportUnknownArgumentType]
+            if size > max_properties:
                 raise InvalidRequestError(
-                    f"{name} has {len(mapping)} keys; the API accepts at most {max_properties}"
+                    f"{name} has {size} keys; the API accepts at most {max_properties}"
                 )
 
     return validate

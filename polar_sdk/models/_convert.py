@@ -25,7 +25,7 @@ def structure(data: Any, model: Any) -> Any:
             and `exc.data` holds the input.
     """
     # The shared hooks' own identity table, read inline: this is every decode's entry.
-    entry = _BY_ID.get(id(model))
+    entry = _by_id.get(id(model))
     if entry is not None and entry[0] is model:
         hook = entry[1]
     else:
@@ -37,16 +37,16 @@ def structure(data: Any, model: Any) -> Any:
 
 
 _HOOKS: list[Any] = []  # the SDK's shared hooks, once loaded
-_BY_ID: dict[int, tuple[Any, Any]] = {}  # replaced by the shared hooks' table when loaded
+_by_id: dict[int, tuple[Any, Any]] = {}  # replaced by the shared hooks' table when loaded
 
 
 def _load_hooks() -> Any:
     from .._converter import hooks
 
-    global _BY_ID
+    global _by_id
     if not _HOOKS:
         shared = hooks()
-        _BY_ID = shared.by_id
+        _by_id = shared.by_id
         _HOOKS.append(shared)
     return _HOOKS[0]
 
@@ -89,7 +89,7 @@ def type_hints(model: type[Any]) -> dict[str, Any]:
     from .._converter import _NAMES  # pyright: ignore[reportPrivateUsage]
 
     # No globals: typing then evaluates each class of the MRO in its own module.
-    hints: dict[str, Any] = get_type_hints(model, None, _NAMES)  # type: ignore[arg-type]
+    hints: dict[str, Any] = get_type_hints(model, None, _NAMES)
     return hints
 
 

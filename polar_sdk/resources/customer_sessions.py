@@ -129,7 +129,7 @@ def _create_body(
         if value is not NOT_GIVEN
     ]
     if request is not None:
-        if not isinstance(  # pyright: ignore[reportUnnecessaryIsInstance]  # untyped callers
+        if not isinstance(  # untyped callers
             request, (CustomerSessionCustomerIDCreate, CustomerSessionCustomerExternalIDCreate)
         ):
             raise InvalidRequestError(
