@@ -261,12 +261,16 @@ class _Builder:
                 )
             )
         extra: ir.TypeExpr | None = None
+        extra_constraints = ir.Constraints()
         additional = schema.get("additionalProperties")
         if isinstance(additional, dict):
             extra = self._type(additional, name, "[extra]")
             if "extra" in used:
                 raise BuildError(f"{name} declares a property named 'extra' and also extras")
-        return ir.ModelDef(name, py, tuple(fields), "response", extra=extra)
+            extra_constraints = _constraints({**schema, "type": "object"})
+        return ir.ModelDef(
+            name, py, tuple(fields), "response", extra=extra, extra_constraints=extra_constraints
+        )
 
     # -- types ---------------------------------------------------------------------------
     def _type(
@@ -931,7 +935,20 @@ def _constraints(schema: Mapping[str, Any]) -> ir.Constraints:
         value = source.get(key)
         return value if isinstance(value, int) else None
 
+    keys = source.get("propertyNames") if source.get("type") == "object" else None
+    keys = keys if isinstance(keys, dict) else {}
+    values = source.get("additionalProperties") if source.get("type") == "object" else None
+    strings = [
+        b
+        for b in (values.get("anyOf", [values]) if isinstance(values, dict) else [])
+        if b.get("type") == "string"
+    ]
+    text = strings[0] if strings else {}
     return ir.Constraints(
+        key_min_length=keys.get("minLength"),
+        key_max_length=keys.get("maxLength"),
+        value_min_length=text.get("minLength"),
+        value_max_length=text.get("maxLength"),
         min_length=whole("minLength"),
         max_length=whole("maxLength"),
         pattern=source.get("pattern"),

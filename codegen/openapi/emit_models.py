@@ -73,6 +73,10 @@ class _Module:
             self.checking[module].add(py)
         return py
 
+    def inline_alias(self, name: str) -> bool:
+        alias = self.api.aliases[name]
+        return not any(True for _ in _named_refs(alias.type))
+
     def annot(self, tp: ir.TypeExpr) -> str:
         parts = self._parts(tp)
         return " | ".join(dict.fromkeys(parts))
@@ -95,6 +99,10 @@ class _Module:
             if tp.name in self.type_params:
                 return [tp.name]
             kind = self.api.kind_of(tp.name)
+            if kind == "alias" and self.inline_alias(tp.name):
+                # A plain value alias (a metadata map, a string) is written out: the
+                # annotation then says what it is, and reading it imports nothing.
+                return self._parts(self.api.aliases[tp.name].type)
             text = self.ref(tp.name)
             if tp.args:
                 text += "[" + ", ".join(self.annot(a) for a in tp.args) + "]"
@@ -140,6 +148,25 @@ class _Module:
                 names_ = ", ".join(sorted(self.checking[module]))
                 lines.append(f"    from .{module} import {names_}")
         return lines
+
+
+def _named_refs(tp: ir.TypeExpr) -> Iterable[str]:
+    if isinstance(tp, ir.Named):
+        yield tp.name
+        for arg in tp.args:
+            yield from _named_refs(arg)
+    elif isinstance(tp, ir.ListOf):
+        yield from _named_refs(tp.item)
+    elif isinstance(tp, ir.MapOf):
+        yield from _named_refs(tp.value)
+    elif isinstance(tp, ir.Nullable):
+        yield from _named_refs(tp.inner)
+    elif isinstance(tp, ir.TupleOf):
+        for item in tp.items:
+            yield from _named_refs(item)
+    elif isinstance(tp, ir.Either):
+        for member in tp.members:
+            yield from _named_refs(member)
 
 
 def _module_of(api: ir.Api, name: str) -> str:
@@ -293,6 +320,10 @@ def _check_args(field: ir.Field) -> str | None:
         "min_items",
         "max_items",
         "max_properties",
+        "key_min_length",
+        "key_max_length",
+        "value_min_length",
+        "value_max_length",
     ):
         value = getattr(c, key)
         if value is not None:
@@ -368,7 +399,15 @@ def _model_lines(model: ir.ModelDef, mod: _Module, facts: _Facts) -> list[str]:
     if model.extra is not None:
         mod.attrs.add("field")
         value = mod.annot(model.extra)
-        lines.append(f"    extra: dict[str, {value}] = field(factory=dict[str, {value}])")
+        check = _check_args(ir.Field("extra", "extra", ir.MapOf(model.extra), True,
+                                     constraints=model.extra_constraints))  # fmt: skip
+        validator = ""
+        if model.use != "response" and check is not None:
+            mod.base.add("check")
+            validator = f", validator=check({check})"
+        lines.append(
+            f"    extra: dict[str, {value}] = field(factory=dict[str, {value}]{validator})"
+        )
     mod.type_params = ()
     return lines
 

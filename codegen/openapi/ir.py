@@ -133,6 +133,10 @@ class Constraints:
     min_items: int | None = None
     max_items: int | None = None
     max_properties: int | None = None
+    key_min_length: int | None = None  # a map's keys (`propertyNames`)
+    key_max_length: int | None = None
+    value_min_length: int | None = None  # a map's string values
+    value_max_length: int | None = None
 
     def is_empty(self) -> bool:
         return self == Constraints()
@@ -178,6 +182,7 @@ class ModelDef:
     extra: TypeExpr | None = None
     type_params: tuple[str, ...] = ()
     module: str = ""
+    extra_constraints: Constraints = Constraints()
 
 
 @frozen

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from ._benefit_feature_flag_properties import BenefitFeatureFlagProperties
     from ._benefit_license_key_activation_properties import BenefitLicenseKeyActivationProperties
     from ._benefit_license_key_expiration_properties import BenefitLicenseKeyExpirationProperties
-    from ._shared import BenefitVisibility, MetadataOutputType
+    from ._shared import BenefitVisibility
 
 __all__ = [
     "Benefit",
@@ -55,7 +55,7 @@ class BenefitCustom(ResponseModel):
     deletable: bool
     is_deleted: bool
     organization_id: str
-    metadata: MetadataOutputType
+    metadata: dict[str, str | int | float | bool]
     visibility: BenefitVisibility | str
     properties: BenefitCustomProperties
     visibility_configurable: bool
@@ -74,7 +74,7 @@ class BenefitDiscord(ResponseModel):
     deletable: bool
     is_deleted: bool
     organization_id: str
-    metadata: MetadataOutputType
+    metadata: dict[str, str | int | float | bool]
     visibility: BenefitVisibility | str
     properties: BenefitDiscordProperties
     visibility_configurable: bool
@@ -106,7 +106,7 @@ class BenefitDownloadables(ResponseModel):
     deletable: bool
     is_deleted: bool
     organization_id: str
-    metadata: MetadataOutputType
+    metadata: dict[str, str | int | float | bool]
     visibility: BenefitVisibility | str
     properties: BenefitDownloadablesProperties
     visibility_configurable: bool
@@ -133,7 +133,7 @@ class BenefitFeatureFlag(ResponseModel):
     deletable: bool
     is_deleted: bool
     organization_id: str
-    metadata: MetadataOutputType
+    metadata: dict[str, str | int | float | bool]
     visibility: BenefitVisibility | str
     properties: BenefitFeatureFlagProperties
     visibility_configurable: bool
@@ -152,7 +152,7 @@ class BenefitGitHubRepository(ResponseModel):
     deletable: bool
     is_deleted: bool
     organization_id: str
-    metadata: MetadataOutputType
+    metadata: dict[str, str | int | float | bool]
     visibility: BenefitVisibility | str
     properties: BenefitGitHubRepositoryProperties
     visibility_configurable: bool
@@ -180,7 +180,7 @@ class BenefitLicenseKeys(ResponseModel):
     deletable: bool
     is_deleted: bool
     organization_id: str
-    metadata: MetadataOutputType
+    metadata: dict[str, str | int | float | bool]
     visibility: BenefitVisibility | str
     properties: BenefitLicenseKeysProperties
     visibility_configurable: bool
@@ -209,7 +209,7 @@ class BenefitMeterCredit(ResponseModel):
     deletable: bool
     is_deleted: bool
     organization_id: str
-    metadata: MetadataOutputType
+    metadata: dict[str, str | int | float | bool]
     visibility: BenefitVisibility | str
     properties: BenefitMeterCreditProperties
     visibility_configurable: bool
@@ -237,7 +237,7 @@ class BenefitSlackSharedChannel(ResponseModel):
     deletable: bool
     is_deleted: bool
     organization_id: str
-    metadata: MetadataOutputType
+    metadata: dict[str, str | int | float | bool]
     visibility: BenefitVisibility | str
     properties: BenefitSlackSharedChannelProperties
     visibility_configurable: bool

@@ -53,7 +53,15 @@ class BenefitCustomCreate(RequestModel):
     """
 
     metadata: dict[str, str | int | float | bool] | NotGiven = field(
-        default=NOT_GIVEN, validator=check("dict", max_properties=50)
+        default=NOT_GIVEN,
+        validator=check(
+            "dict",
+            max_properties=50,
+            key_min_length=1,
+            key_max_length=40,
+            value_min_length=1,
+            value_max_length=500,
+        ),
     )
     type: Literal["custom"] = "custom"
     description: str = field(validator=check("str", min_length=3, max_length=42))
@@ -82,7 +90,15 @@ class BenefitDiscordCreate(RequestModel):
     """
 
     metadata: dict[str, str | int | float | bool] | NotGiven = field(
-        default=NOT_GIVEN, validator=check("dict", max_properties=50)
+        default=NOT_GIVEN,
+        validator=check(
+            "dict",
+            max_properties=50,
+            key_min_length=1,
+            key_max_length=40,
+            value_min_length=1,
+            value_max_length=500,
+        ),
     )
     type: Literal["discord"] = "discord"
     description: str = field(validator=check("str", min_length=3, max_length=42))
@@ -101,7 +117,15 @@ class BenefitDownloadablesCreate(RequestModel):
     """
 
     metadata: dict[str, str | int | float | bool] | NotGiven = field(
-        default=NOT_GIVEN, validator=check("dict", max_properties=50)
+        default=NOT_GIVEN,
+        validator=check(
+            "dict",
+            max_properties=50,
+            key_min_length=1,
+            key_max_length=40,
+            value_min_length=1,
+            value_max_length=500,
+        ),
     )
     type: Literal["downloadables"] = "downloadables"
     description: str = field(validator=check("str", min_length=3, max_length=42))
@@ -120,7 +144,15 @@ class BenefitFeatureFlagCreate(RequestModel):
     """
 
     metadata: dict[str, str | int | float | bool] | NotGiven = field(
-        default=NOT_GIVEN, validator=check("dict", max_properties=50)
+        default=NOT_GIVEN,
+        validator=check(
+            "dict",
+            max_properties=50,
+            key_min_length=1,
+            key_max_length=40,
+            value_min_length=1,
+            value_max_length=500,
+        ),
     )
     type: Literal["feature_flag"] = "feature_flag"
     description: str = field(validator=check("str", min_length=3, max_length=42))
@@ -147,7 +179,15 @@ class BenefitGitHubRepositoryCreate(RequestModel):
     """
 
     metadata: dict[str, str | int | float | bool] | NotGiven = field(
-        default=NOT_GIVEN, validator=check("dict", max_properties=50)
+        default=NOT_GIVEN,
+        validator=check(
+            "dict",
+            max_properties=50,
+            key_min_length=1,
+            key_max_length=40,
+            value_min_length=1,
+            value_max_length=500,
+        ),
     )
     type: Literal["github_repository"] = "github_repository"
     description: str = field(validator=check("str", min_length=3, max_length=42))
@@ -166,7 +206,15 @@ class BenefitLicenseKeysCreate(RequestModel):
     """
 
     metadata: dict[str, str | int | float | bool] | NotGiven = field(
-        default=NOT_GIVEN, validator=check("dict", max_properties=50)
+        default=NOT_GIVEN,
+        validator=check(
+            "dict",
+            max_properties=50,
+            key_min_length=1,
+            key_max_length=40,
+            value_min_length=1,
+            value_max_length=500,
+        ),
     )
     type: Literal["license_keys"] = "license_keys"
     description: str = field(validator=check("str", min_length=3, max_length=42))
@@ -185,7 +233,15 @@ class BenefitMeterCreditCreate(RequestModel):
     """
 
     metadata: dict[str, str | int | float | bool] | NotGiven = field(
-        default=NOT_GIVEN, validator=check("dict", max_properties=50)
+        default=NOT_GIVEN,
+        validator=check(
+            "dict",
+            max_properties=50,
+            key_min_length=1,
+            key_max_length=40,
+            value_min_length=1,
+            value_max_length=500,
+        ),
     )
     type: Literal["meter_credit"] = "meter_credit"
     description: str = field(validator=check("str", min_length=3, max_length=42))
@@ -204,7 +260,15 @@ class BenefitSlackSharedChannelCreate(RequestModel):
     """
 
     metadata: dict[str, str | int | float | bool] | NotGiven = field(
-        default=NOT_GIVEN, validator=check("dict", max_properties=50)
+        default=NOT_GIVEN,
+        validator=check(
+            "dict",
+            max_properties=50,
+            key_min_length=1,
+            key_max_length=40,
+            value_min_length=1,
+            value_max_length=500,
+        ),
     )
     type: Literal["slack_shared_channel"] = "slack_shared_channel"
     description: str = field(validator=check("str", min_length=3, max_length=42))

@@ -52,7 +52,15 @@ class BenefitCustomUpdate(RequestModel):
     """
 
     metadata: dict[str, str | int | float | bool] | NotGiven = field(
-        default=NOT_GIVEN, validator=check("dict", max_properties=50)
+        default=NOT_GIVEN,
+        validator=check(
+            "dict",
+            max_properties=50,
+            key_min_length=1,
+            key_max_length=40,
+            value_min_length=1,
+            value_max_length=500,
+        ),
     )
     description: str | NotGiven | None = field(
         default=NOT_GIVEN, validator=check("str", nullable=True, min_length=3, max_length=42)
@@ -70,7 +78,15 @@ class BenefitDiscordUpdate(RequestModel):
     """
 
     metadata: dict[str, str | int | float | bool] | NotGiven = field(
-        default=NOT_GIVEN, validator=check("dict", max_properties=50)
+        default=NOT_GIVEN,
+        validator=check(
+            "dict",
+            max_properties=50,
+            key_min_length=1,
+            key_max_length=40,
+            value_min_length=1,
+            value_max_length=500,
+        ),
     )
     description: str | NotGiven | None = field(
         default=NOT_GIVEN, validator=check("str", nullable=True, min_length=3, max_length=42)
@@ -87,7 +103,15 @@ class BenefitDownloadablesUpdate(RequestModel):
     """
 
     metadata: dict[str, str | int | float | bool] | NotGiven = field(
-        default=NOT_GIVEN, validator=check("dict", max_properties=50)
+        default=NOT_GIVEN,
+        validator=check(
+            "dict",
+            max_properties=50,
+            key_min_length=1,
+            key_max_length=40,
+            value_min_length=1,
+            value_max_length=500,
+        ),
     )
     description: str | NotGiven | None = field(
         default=NOT_GIVEN, validator=check("str", nullable=True, min_length=3, max_length=42)
@@ -104,7 +128,15 @@ class BenefitFeatureFlagUpdate(RequestModel):
     """
 
     metadata: dict[str, str | int | float | bool] | NotGiven = field(
-        default=NOT_GIVEN, validator=check("dict", max_properties=50)
+        default=NOT_GIVEN,
+        validator=check(
+            "dict",
+            max_properties=50,
+            key_min_length=1,
+            key_max_length=40,
+            value_min_length=1,
+            value_max_length=500,
+        ),
     )
     description: str | NotGiven | None = field(
         default=NOT_GIVEN, validator=check("str", nullable=True, min_length=3, max_length=42)
@@ -122,7 +154,15 @@ class BenefitGitHubRepositoryUpdate(RequestModel):
     """
 
     metadata: dict[str, str | int | float | bool] | NotGiven = field(
-        default=NOT_GIVEN, validator=check("dict", max_properties=50)
+        default=NOT_GIVEN,
+        validator=check(
+            "dict",
+            max_properties=50,
+            key_min_length=1,
+            key_max_length=40,
+            value_min_length=1,
+            value_max_length=500,
+        ),
     )
     description: str | NotGiven | None = field(
         default=NOT_GIVEN, validator=check("str", nullable=True, min_length=3, max_length=42)
@@ -139,7 +179,15 @@ class BenefitLicenseKeysUpdate(RequestModel):
     """
 
     metadata: dict[str, str | int | float | bool] | NotGiven = field(
-        default=NOT_GIVEN, validator=check("dict", max_properties=50)
+        default=NOT_GIVEN,
+        validator=check(
+            "dict",
+            max_properties=50,
+            key_min_length=1,
+            key_max_length=40,
+            value_min_length=1,
+            value_max_length=500,
+        ),
     )
     description: str | NotGiven | None = field(
         default=NOT_GIVEN, validator=check("str", nullable=True, min_length=3, max_length=42)
@@ -157,7 +205,15 @@ class BenefitMeterCreditUpdate(RequestModel):
     """
 
     metadata: dict[str, str | int | float | bool] | NotGiven = field(
-        default=NOT_GIVEN, validator=check("dict", max_properties=50)
+        default=NOT_GIVEN,
+        validator=check(
+            "dict",
+            max_properties=50,
+            key_min_length=1,
+            key_max_length=40,
+            value_min_length=1,
+            value_max_length=500,
+        ),
     )
     description: str | NotGiven | None = field(
         default=NOT_GIVEN, validator=check("str", nullable=True, min_length=3, max_length=42)
@@ -175,7 +231,15 @@ class BenefitSlackSharedChannelUpdate(RequestModel):
     """
 
     metadata: dict[str, str | int | float | bool] | NotGiven = field(
-        default=NOT_GIVEN, validator=check("dict", max_properties=50)
+        default=NOT_GIVEN,
+        validator=check(
+            "dict",
+            max_properties=50,
+            key_min_length=1,
+            key_max_length=40,
+            value_min_length=1,
+            value_max_length=500,
+        ),
     )
     description: str | NotGiven | None = field(
         default=NOT_GIVEN, validator=check("str", nullable=True, min_length=3, max_length=42)

@@ -17,13 +17,7 @@ if TYPE_CHECKING:
     from ._checkout_product import CheckoutProduct
     from ._checkout_product_price import CheckoutProductPrice
     from ._custom_field import AttachedCustomField
-    from ._shared import (
-        CheckoutStatus,
-        MetadataOutputType,
-        PaymentProcessor,
-        TaxBehavior,
-        TrialInterval,
-    )
+    from ._shared import CheckoutStatus, PaymentProcessor, TaxBehavior, TrialInterval
 
 __all__ = ["Checkout"]
 
@@ -94,7 +88,7 @@ class Checkout(ResponseModel):
     billing_address_fields: CheckoutBillingAddressFields
     trial_interval: TrialInterval | str | None = None
     trial_interval_count: int | None = None
-    metadata: MetadataOutputType
+    metadata: dict[str, str | int | float | bool]
     external_customer_id: str | None = None
     products: list[CheckoutProduct]
     product: CheckoutProduct | None = None

@@ -15,13 +15,7 @@ if TYPE_CHECKING:
     from ._checkout_product_price import CheckoutProductPrice
     from ._discount_base import DiscountBase
     from ._file_read import ProductMediaFileRead
-    from ._shared import (
-        MetadataOutputType,
-        PaymentProcessor,
-        ProductVisibility,
-        RecurringInterval,
-        TrialInterval,
-    )
+    from ._shared import PaymentProcessor, ProductVisibility, RecurringInterval, TrialInterval
 
 __all__ = ["CheckoutLink", "CheckoutLinkProduct"]
 
@@ -46,7 +40,7 @@ class CheckoutLink(ResponseModel):
     modified_at: datetime | None = None
     trial_interval: TrialInterval | str | None = None
     trial_interval_count: int | None = None
-    metadata: MetadataOutputType
+    metadata: dict[str, str | int | float | bool]
     payment_processor: PaymentProcessor | str
     client_secret: str = field(repr=redacted)
     success_url: str | None = None
@@ -66,7 +60,7 @@ class CheckoutLink(ResponseModel):
 class CheckoutLinkProduct(ResponseModel):
     """An object the API answers with (`CheckoutLinkProduct` in the API schema)."""
 
-    metadata: MetadataOutputType
+    metadata: dict[str, str | int | float | bool]
     id: str
     created_at: datetime
     modified_at: datetime | None = None

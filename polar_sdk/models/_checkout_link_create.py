@@ -33,7 +33,15 @@ class CheckoutLinkCreateProduct(RequestModel):
     """
 
     metadata: dict[str, str | int | float | bool] | NotGiven = field(
-        default=NOT_GIVEN, validator=check("dict", max_properties=50)
+        default=NOT_GIVEN,
+        validator=check(
+            "dict",
+            max_properties=50,
+            key_min_length=1,
+            key_max_length=40,
+            value_min_length=1,
+            value_max_length=500,
+        ),
     )
     trial_interval: TrialInterval | str | NotGiven | None = NOT_GIVEN
     trial_interval_count: int | NotGiven | None = field(
@@ -68,7 +76,15 @@ class CheckoutLinkCreateProductPrice(RequestModel):
     """
 
     metadata: dict[str, str | int | float | bool] | NotGiven = field(
-        default=NOT_GIVEN, validator=check("dict", max_properties=50)
+        default=NOT_GIVEN,
+        validator=check(
+            "dict",
+            max_properties=50,
+            key_min_length=1,
+            key_max_length=40,
+            value_min_length=1,
+            value_max_length=500,
+        ),
     )
     trial_interval: TrialInterval | str | NotGiven | None = NOT_GIVEN
     trial_interval_count: int | NotGiven | None = field(
@@ -103,7 +119,15 @@ class CheckoutLinkCreateProducts(RequestModel):
     """
 
     metadata: dict[str, str | int | float | bool] | NotGiven = field(
-        default=NOT_GIVEN, validator=check("dict", max_properties=50)
+        default=NOT_GIVEN,
+        validator=check(
+            "dict",
+            max_properties=50,
+            key_min_length=1,
+            key_max_length=40,
+            value_min_length=1,
+            value_max_length=500,
+        ),
     )
     trial_interval: TrialInterval | str | NotGiven | None = NOT_GIVEN
     trial_interval_count: int | NotGiven | None = field(

@@ -34,7 +34,15 @@ class CheckoutLinkUpdate(RequestModel):
         default=NOT_GIVEN, validator=check("int", nullable=True, minimum=1.0, maximum=1000.0)
     )
     metadata: dict[str, str | int | float | bool] | NotGiven = field(
-        default=NOT_GIVEN, validator=check("dict", max_properties=50)
+        default=NOT_GIVEN,
+        validator=check(
+            "dict",
+            max_properties=50,
+            key_min_length=1,
+            key_max_length=40,
+            value_min_length=1,
+            value_max_length=500,
+        ),
     )
     products: list[str] | NotGiven | None = field(
         default=NOT_GIVEN, validator=check("list", nullable=True, min_items=1)

@@ -32,7 +32,15 @@ class CheckoutProductsCreate(RequestModel):
         default=NOT_GIVEN, validator=check("int", nullable=True, minimum=1.0, maximum=1000.0)
     )
     metadata: dict[str, str | int | float | bool] | NotGiven = field(
-        default=NOT_GIVEN, validator=check("dict", max_properties=50)
+        default=NOT_GIVEN,
+        validator=check(
+            "dict",
+            max_properties=50,
+            key_min_length=1,
+            key_max_length=40,
+            value_min_length=1,
+            value_max_length=500,
+        ),
     )
     custom_field_data: dict[str, str | int | bool | datetime | None] | NotGiven = field(
         default=NOT_GIVEN, validator=check("dict")
@@ -79,7 +87,15 @@ class CheckoutProductsCreate(RequestModel):
         default=NOT_GIVEN, validator=check("str", nullable=True)
     )
     customer_metadata: dict[str, str | int | float | bool] | NotGiven = field(
-        default=NOT_GIVEN, validator=check("dict", max_properties=50)
+        default=NOT_GIVEN,
+        validator=check(
+            "dict",
+            max_properties=50,
+            key_min_length=1,
+            key_max_length=40,
+            value_min_length=1,
+            value_max_length=500,
+        ),
     )
     subscription_id: str | NotGiven | None = field(
         default=NOT_GIVEN, validator=check("str", nullable=True, fmt="uuid4")

@@ -68,7 +68,15 @@ class CheckoutUpdate(RequestModel):
         default=NOT_GIVEN, validator=check("int", nullable=True, minimum=1.0, maximum=1000.0)
     )
     metadata: dict[str, str | int | float | bool] | NotGiven = field(
-        default=NOT_GIVEN, validator=check("dict", max_properties=50)
+        default=NOT_GIVEN,
+        validator=check(
+            "dict",
+            max_properties=50,
+            key_min_length=1,
+            key_max_length=40,
+            value_min_length=1,
+            value_max_length=500,
+        ),
     )
     currency: PresentmentCurrency | str | NotGiven | None = NOT_GIVEN
     discount_id: str | NotGiven | None = field(
@@ -87,7 +95,16 @@ class CheckoutUpdate(RequestModel):
         default=NOT_GIVEN, validator=check("str", nullable=True)
     )
     customer_metadata: dict[str, str | int | float | bool] | NotGiven | None = field(
-        default=NOT_GIVEN, validator=check("dict", nullable=True, max_properties=50)
+        default=NOT_GIVEN,
+        validator=check(
+            "dict",
+            nullable=True,
+            max_properties=50,
+            key_min_length=1,
+            key_max_length=40,
+            value_min_length=1,
+            value_max_length=500,
+        ),
     )
     success_url: str | NotGiven | None = field(
         default=NOT_GIVEN,

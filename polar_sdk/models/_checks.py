@@ -66,6 +66,10 @@ def check(
     min_items: int | None = None,
     max_items: int | None = None,
     max_properties: int | None = None,
+    key_min_length: int | None = None,
+    key_max_length: int | None = None,
+    value_min_length: int | None = None,
+    value_max_length: int | None = None,
 ) -> Validator:
     """An attrs validator for one request field (see the module docstring)."""
     types = _KINDS.get(kind) if kind is not None else None
@@ -96,12 +100,19 @@ def check(
                 raise InvalidRequestError(
                     f"{name} has {len(items)} items; the API accepts at most {max_items}"
                 )
-        elif max_properties is not None and isinstance(value, Mapping):
-            size = len(value)  # pyright: ignore[reportUnknownArgumentType]
-            if size > max_properties:
+        elif isinstance(value, Mapping):
+            mapping = cast("Mapping[object, object]", value)
+            if max_properties is not None and len(mapping) > max_properties:
                 raise InvalidRequestError(
-                    f"{name} has {size} keys; the API accepts at most {max_properties}"
+                    f"{name} has {len(mapping)} keys; the API accepts at most {max_properties}"
                 )
+            for key, item in mapping.items():
+                if not isinstance(key, str):
+                    raise InvalidRequestError(f"{name} keys must be strings, got {key!r}")
+                where = f"{name}[{key!r}]"
+                _check_text(where, key, None, False, key_min_length, key_max_length, None, "key")
+                if isinstance(item, str):
+                    _check_text(where, item, None, secret, value_min_length, value_max_length, None)
 
     return validate
 
@@ -114,14 +125,16 @@ def _check_text(
     min_length: int | None,
     max_length: int | None,
     pattern: str | None,
+    what: str = "",
 ) -> None:
+    subject = f"{name} {what}".rstrip() if what else name
     if min_length is not None and len(value) < min_length:
         if min_length == 1:
-            raise InvalidRequestError(f"{name} must not be empty")
-        raise InvalidRequestError(f"{name} must be at least {min_length} characters long")
+            raise InvalidRequestError(f"{subject} must not be empty")
+        raise InvalidRequestError(f"{subject} must be at least {min_length} characters long")
     if max_length is not None and len(value) > max_length:
         raise InvalidRequestError(
-            f"{name} is {len(value)} characters long; the API accepts at most {max_length}"
+            f"{subject} is {len(value)} characters long; the API accepts at most {max_length}"
         )
     if fmt in ("uuid4", "uuid"):
         try:

@@ -18,7 +18,6 @@ if TYPE_CHECKING:
     from ._custom_field_number_properties import CustomFieldNumberProperties
     from ._custom_field_select_option import CustomFieldSelectProperties
     from ._custom_field_text_properties import CustomFieldTextProperties
-    from ._shared import MetadataOutputType
 
 __all__ = [
     "AttachedCustomField",
@@ -49,7 +48,7 @@ class CustomFieldCheckbox(ResponseModel):
     created_at: datetime
     modified_at: datetime | None = None
     id: str
-    metadata: MetadataOutputType
+    metadata: dict[str, str | int | float | bool]
     type: Literal["checkbox"] = "checkbox"
     slug: str
     name: str
@@ -64,7 +63,7 @@ class CustomFieldDate(ResponseModel):
     created_at: datetime
     modified_at: datetime | None = None
     id: str
-    metadata: MetadataOutputType
+    metadata: dict[str, str | int | float | bool]
     type: Literal["date"] = "date"
     slug: str
     name: str
@@ -79,7 +78,7 @@ class CustomFieldNumber(ResponseModel):
     created_at: datetime
     modified_at: datetime | None = None
     id: str
-    metadata: MetadataOutputType
+    metadata: dict[str, str | int | float | bool]
     type: Literal["number"] = "number"
     slug: str
     name: str
@@ -94,7 +93,7 @@ class CustomFieldSelect(ResponseModel):
     created_at: datetime
     modified_at: datetime | None = None
     id: str
-    metadata: MetadataOutputType
+    metadata: dict[str, str | int | float | bool]
     type: Literal["select"] = "select"
     slug: str
     name: str
@@ -109,7 +108,7 @@ class CustomFieldText(ResponseModel):
     created_at: datetime
     modified_at: datetime | None = None
     id: str
-    metadata: MetadataOutputType
+    metadata: dict[str, str | int | float | bool]
     type: Literal["text"] = "text"
     slug: str
     name: str

@@ -40,7 +40,15 @@ class CustomFieldCreateCheckbox(RequestModel):
     """
 
     metadata: dict[str, str | int | float | bool] | NotGiven = field(
-        default=NOT_GIVEN, validator=check("dict", max_properties=50)
+        default=NOT_GIVEN,
+        validator=check(
+            "dict",
+            max_properties=50,
+            key_min_length=1,
+            key_max_length=40,
+            value_min_length=1,
+            value_max_length=500,
+        ),
     )
     type: Literal["checkbox"] = "checkbox"
     slug: str = field(validator=check("str", min_length=1, pattern="^[a-z0-9-_]+$"))
@@ -59,7 +67,15 @@ class CustomFieldCreateDate(RequestModel):
     """
 
     metadata: dict[str, str | int | float | bool] | NotGiven = field(
-        default=NOT_GIVEN, validator=check("dict", max_properties=50)
+        default=NOT_GIVEN,
+        validator=check(
+            "dict",
+            max_properties=50,
+            key_min_length=1,
+            key_max_length=40,
+            value_min_length=1,
+            value_max_length=500,
+        ),
     )
     type: Literal["date"] = "date"
     slug: str = field(validator=check("str", min_length=1, pattern="^[a-z0-9-_]+$"))
@@ -78,7 +94,15 @@ class CustomFieldCreateNumber(RequestModel):
     """
 
     metadata: dict[str, str | int | float | bool] | NotGiven = field(
-        default=NOT_GIVEN, validator=check("dict", max_properties=50)
+        default=NOT_GIVEN,
+        validator=check(
+            "dict",
+            max_properties=50,
+            key_min_length=1,
+            key_max_length=40,
+            value_min_length=1,
+            value_max_length=500,
+        ),
     )
     type: Literal["number"] = "number"
     slug: str = field(validator=check("str", min_length=1, pattern="^[a-z0-9-_]+$"))
@@ -97,7 +121,15 @@ class CustomFieldCreateSelect(RequestModel):
     """
 
     metadata: dict[str, str | int | float | bool] | NotGiven = field(
-        default=NOT_GIVEN, validator=check("dict", max_properties=50)
+        default=NOT_GIVEN,
+        validator=check(
+            "dict",
+            max_properties=50,
+            key_min_length=1,
+            key_max_length=40,
+            value_min_length=1,
+            value_max_length=500,
+        ),
     )
     type: Literal["select"] = "select"
     slug: str = field(validator=check("str", min_length=1, pattern="^[a-z0-9-_]+$"))
@@ -116,7 +148,15 @@ class CustomFieldCreateText(RequestModel):
     """
 
     metadata: dict[str, str | int | float | bool] | NotGiven = field(
-        default=NOT_GIVEN, validator=check("dict", max_properties=50)
+        default=NOT_GIVEN,
+        validator=check(
+            "dict",
+            max_properties=50,
+            key_min_length=1,
+            key_max_length=40,
+            value_min_length=1,
+            value_max_length=500,
+        ),
     )
     type: Literal["text"] = "text"
     slug: str = field(validator=check("str", min_length=1, pattern="^[a-z0-9-_]+$"))

@@ -40,7 +40,15 @@ class CustomFieldUpdateCheckbox(RequestModel):
     """
 
     metadata: dict[str, str | int | float | bool] | NotGiven = field(
-        default=NOT_GIVEN, validator=check("dict", max_properties=50)
+        default=NOT_GIVEN,
+        validator=check(
+            "dict",
+            max_properties=50,
+            key_min_length=1,
+            key_max_length=40,
+            value_min_length=1,
+            value_max_length=500,
+        ),
     )
     name: str | NotGiven | None = field(
         default=NOT_GIVEN, validator=check("str", nullable=True, min_length=1)
@@ -61,7 +69,15 @@ class CustomFieldUpdateDate(RequestModel):
     """
 
     metadata: dict[str, str | int | float | bool] | NotGiven = field(
-        default=NOT_GIVEN, validator=check("dict", max_properties=50)
+        default=NOT_GIVEN,
+        validator=check(
+            "dict",
+            max_properties=50,
+            key_min_length=1,
+            key_max_length=40,
+            value_min_length=1,
+            value_max_length=500,
+        ),
     )
     name: str | NotGiven | None = field(
         default=NOT_GIVEN, validator=check("str", nullable=True, min_length=1)
@@ -82,7 +98,15 @@ class CustomFieldUpdateNumber(RequestModel):
     """
 
     metadata: dict[str, str | int | float | bool] | NotGiven = field(
-        default=NOT_GIVEN, validator=check("dict", max_properties=50)
+        default=NOT_GIVEN,
+        validator=check(
+            "dict",
+            max_properties=50,
+            key_min_length=1,
+            key_max_length=40,
+            value_min_length=1,
+            value_max_length=500,
+        ),
     )
     name: str | NotGiven | None = field(
         default=NOT_GIVEN, validator=check("str", nullable=True, min_length=1)
@@ -103,7 +127,15 @@ class CustomFieldUpdateSelect(RequestModel):
     """
 
     metadata: dict[str, str | int | float | bool] | NotGiven = field(
-        default=NOT_GIVEN, validator=check("dict", max_properties=50)
+        default=NOT_GIVEN,
+        validator=check(
+            "dict",
+            max_properties=50,
+            key_min_length=1,
+            key_max_length=40,
+            value_min_length=1,
+            value_max_length=500,
+        ),
     )
     name: str | NotGiven | None = field(
         default=NOT_GIVEN, validator=check("str", nullable=True, min_length=1)
@@ -124,7 +156,15 @@ class CustomFieldUpdateText(RequestModel):
     """
 
     metadata: dict[str, str | int | float | bool] | NotGiven = field(
-        default=NOT_GIVEN, validator=check("dict", max_properties=50)
+        default=NOT_GIVEN,
+        validator=check(
+            "dict",
+            max_properties=50,
+            key_min_length=1,
+            key_max_length=40,
+            value_min_length=1,
+            value_max_length=500,
+        ),
     )
     name: str | NotGiven | None = field(
         default=NOT_GIVEN, validator=check("str", nullable=True, min_length=1)

@@ -12,7 +12,7 @@ from ._base import ResponseModel, UnknownModel, tag, union
 
 if TYPE_CHECKING:
     from ._address import Address
-    from ._shared import MetadataOutputType, TaxIDFormat
+    from ._shared import TaxIDFormat
 
 __all__ = ["Customer", "CustomerIndividual", "CustomerTeam", "UnknownCustomer"]
 
@@ -24,7 +24,7 @@ class CustomerIndividual(ResponseModel):
     id: str
     created_at: datetime
     modified_at: datetime | None = None
-    metadata: MetadataOutputType
+    metadata: dict[str, str | int | float | bool]
     external_id: str | None = None
     email: str
     email_verified: bool
@@ -48,7 +48,7 @@ class CustomerTeam(ResponseModel):
     id: str
     created_at: datetime
     modified_at: datetime | None = None
-    metadata: MetadataOutputType
+    metadata: dict[str, str | int | float | bool]
     external_id: str | None = None
     email: str | None = None
     email_verified: bool

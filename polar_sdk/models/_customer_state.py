@@ -16,7 +16,7 @@ from ._base import ResponseModel, UnknownModel, tag, union
 if TYPE_CHECKING:
     from ._address import Address
     from ._benefit_grant_properties import CustomerStateBenefitGrantProperties
-    from ._shared import BenefitType, MetadataOutputType, RecurringInterval, TaxIDFormat
+    from ._shared import BenefitType, RecurringInterval, TaxIDFormat
 
 __all__ = [
     "CustomerState",
@@ -41,7 +41,7 @@ class CustomerStateBenefitGrant(ResponseModel):
     granted_at: datetime
     benefit_id: str
     benefit_type: BenefitType | str
-    benefit_metadata: MetadataOutputType
+    benefit_metadata: dict[str, str | int | float | bool]
     properties: CustomerStateBenefitGrantProperties
 
 
@@ -52,7 +52,7 @@ class CustomerStateIndividual(ResponseModel):
     id: str
     created_at: datetime
     modified_at: datetime | None = None
-    metadata: MetadataOutputType
+    metadata: dict[str, str | int | float | bool]
     external_id: str | None = None
     email: str
     email_verified: bool
@@ -93,7 +93,7 @@ class CustomerStateSubscription(ResponseModel):
     created_at: datetime
     modified_at: datetime | None = None
     custom_field_data: dict[str, str | int | bool | datetime | None] | None = None
-    metadata: MetadataOutputType
+    metadata: dict[str, str | int | float | bool]
     status: Literal["active", "trialing"] | str
     amount: int
     currency: str
@@ -131,7 +131,7 @@ class CustomerStateTeam(ResponseModel):
     id: str
     created_at: datetime
     modified_at: datetime | None = None
-    metadata: MetadataOutputType
+    metadata: dict[str, str | int | float | bool]
     external_id: str | None = None
     email: str | None = None
     email_verified: bool

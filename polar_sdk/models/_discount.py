@@ -14,7 +14,7 @@ from attrs import field, frozen
 from ._base import ResponseModel, UnknownModel, tag, union
 
 if TYPE_CHECKING:
-    from ._shared import MetadataOutputType, ProductVisibility, RecurringInterval, TrialInterval
+    from ._shared import ProductVisibility, RecurringInterval, TrialInterval
 
 __all__ = [
     "Discount",
@@ -39,7 +39,7 @@ class DiscountFixedOnceForeverDuration(ResponseModel):
     created_at: datetime
     modified_at: datetime | None = None
     id: str
-    metadata: MetadataOutputType
+    metadata: dict[str, str | int | float | bool]
     name: str
     code: str | None = None
     starts_at: datetime | None = None
@@ -64,7 +64,7 @@ class DiscountFixedRepeatDuration(ResponseModel):
     created_at: datetime
     modified_at: datetime | None = None
     id: str
-    metadata: MetadataOutputType
+    metadata: dict[str, str | int | float | bool]
     name: str
     code: str | None = None
     starts_at: datetime | None = None
@@ -88,7 +88,7 @@ class DiscountPercentageOnceForeverDuration(ResponseModel):
     created_at: datetime
     modified_at: datetime | None = None
     id: str
-    metadata: MetadataOutputType
+    metadata: dict[str, str | int | float | bool]
     name: str
     code: str | None = None
     starts_at: datetime | None = None
@@ -111,7 +111,7 @@ class DiscountPercentageRepeatDuration(ResponseModel):
     created_at: datetime
     modified_at: datetime | None = None
     id: str
-    metadata: MetadataOutputType
+    metadata: dict[str, str | int | float | bool]
     name: str
     code: str | None = None
     starts_at: datetime | None = None
@@ -127,7 +127,7 @@ class DiscountPercentageRepeatDuration(ResponseModel):
 class DiscountProduct(ResponseModel):
     """An object the API answers with (`DiscountProduct` in the API schema)."""
 
-    metadata: MetadataOutputType
+    metadata: dict[str, str | int | float | bool]
     id: str
     created_at: datetime
     modified_at: datetime | None = None

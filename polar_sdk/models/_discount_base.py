@@ -7,14 +7,11 @@ DiscountPercentageRepeatDurationBase, UnknownDiscountBase.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+from typing import Any, Literal, TypeAlias
 
 from attrs import field, frozen
 
 from ._base import ResponseModel, UnknownModel, tag, union
-
-if TYPE_CHECKING:
-    from ._shared import MetadataOutputType
 
 __all__ = [
     "DiscountBase",
@@ -40,7 +37,7 @@ class DiscountFixedOnceForeverDurationBase(ResponseModel):
     created_at: datetime
     modified_at: datetime | None = None
     id: str
-    metadata: MetadataOutputType
+    metadata: dict[str, str | int | float | bool]
     name: str
     code: str | None = None
     starts_at: datetime | None = None
@@ -64,7 +61,7 @@ class DiscountFixedRepeatDurationBase(ResponseModel):
     created_at: datetime
     modified_at: datetime | None = None
     id: str
-    metadata: MetadataOutputType
+    metadata: dict[str, str | int | float | bool]
     name: str
     code: str | None = None
     starts_at: datetime | None = None
@@ -87,7 +84,7 @@ class DiscountPercentageOnceForeverDurationBase(ResponseModel):
     created_at: datetime
     modified_at: datetime | None = None
     id: str
-    metadata: MetadataOutputType
+    metadata: dict[str, str | int | float | bool]
     name: str
     code: str | None = None
     starts_at: datetime | None = None
@@ -111,7 +108,7 @@ class DiscountPercentageRepeatDurationBase(ResponseModel):
     created_at: datetime
     modified_at: datetime | None = None
     id: str
-    metadata: MetadataOutputType
+    metadata: dict[str, str | int | float | bool]
     name: str
     code: str | None = None
     starts_at: datetime | None = None

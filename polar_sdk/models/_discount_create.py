@@ -33,7 +33,15 @@ class DiscountFixedCreate(RequestModel):
     """
 
     metadata: dict[str, str | int | float | bool] | NotGiven = field(
-        default=NOT_GIVEN, validator=check("dict", max_properties=50)
+        default=NOT_GIVEN,
+        validator=check(
+            "dict",
+            max_properties=50,
+            key_min_length=1,
+            key_max_length=40,
+            value_min_length=1,
+            value_max_length=500,
+        ),
     )
     name: str = field(validator=check("str", min_length=1))
     code: str | NotGiven | None = field(default=NOT_GIVEN, validator=check("str", nullable=True))
@@ -78,7 +86,15 @@ class DiscountPercentageCreate(RequestModel):
     """
 
     metadata: dict[str, str | int | float | bool] | NotGiven = field(
-        default=NOT_GIVEN, validator=check("dict", max_properties=50)
+        default=NOT_GIVEN,
+        validator=check(
+            "dict",
+            max_properties=50,
+            key_min_length=1,
+            key_max_length=40,
+            value_min_length=1,
+            value_max_length=500,
+        ),
     )
     name: str = field(validator=check("str", min_length=1))
     code: str | NotGiven | None = field(default=NOT_GIVEN, validator=check("str", nullable=True))

@@ -100,7 +100,10 @@ class EventMetadataInput(RequestModel):
 
     cost: CostMetadataInput | NotGiven = field(default=NOT_GIVEN, metadata={"wire": "_cost"})
     llm: LLMMetadata | NotGiven = field(default=NOT_GIVEN, metadata={"wire": "_llm"})
-    extra: dict[str, str | int | float | bool] = field(factory=dict[str, str | int | float | bool])
+    extra: dict[str, str | int | float | bool] = field(
+        factory=dict[str, str | int | float | bool],
+        validator=check("dict", value_min_length=1, value_max_length=500),
+    )
 
 
 @frozen(kw_only=True, eq=False, repr=False, match_args=False, getstate_setstate=False)

@@ -12,7 +12,7 @@ from ._base import ResponseModel
 
 if TYPE_CHECKING:
     from ._address import Address
-    from ._shared import CustomerType, MetadataOutputType, TaxIDFormat
+    from ._shared import CustomerType, TaxIDFormat
 
 __all__ = ["LicenseKeyCustomer"]
 
@@ -24,7 +24,7 @@ class LicenseKeyCustomer(ResponseModel):
     id: str
     created_at: datetime
     modified_at: datetime | None = None
-    metadata: MetadataOutputType
+    metadata: dict[str, str | int | float | bool]
     external_id: str | None = None
     email: str | None = None
     email_verified: bool

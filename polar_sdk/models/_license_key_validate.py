@@ -42,5 +42,13 @@ class LicenseKeyValidate(RequestModel):
         default=NOT_GIVEN, validator=check("int", nullable=True, minimum=0.0)
     )
     conditions: dict[str, str | int | float | bool] | NotGiven = field(
-        default=NOT_GIVEN, validator=check("dict", max_properties=50)
+        default=NOT_GIVEN,
+        validator=check(
+            "dict",
+            max_properties=50,
+            key_min_length=1,
+            key_max_length=40,
+            value_min_length=1,
+            value_max_length=500,
+        ),
     )

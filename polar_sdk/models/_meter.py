@@ -13,7 +13,7 @@ from ._base import ResponseModel
 if TYPE_CHECKING:
     from ._filter_clause_or_filter import Filter
     from ._meter_aggregation import MeterAggregation
-    from ._shared import MetadataOutputType, MeterUnit
+    from ._shared import MeterUnit
 
 __all__ = ["Meter"]
 
@@ -31,7 +31,7 @@ class Meter(ResponseModel):
     - https://polar.sh/docs/api-reference/meters/list
     """
 
-    metadata: MetadataOutputType
+    metadata: dict[str, str | int | float | bool]
     created_at: datetime
     modified_at: datetime | None = None
     id: str

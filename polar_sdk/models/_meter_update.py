@@ -32,7 +32,15 @@ class MeterUpdate(RequestModel):
     """
 
     metadata: dict[str, str | int | float | bool] | NotGiven = field(
-        default=NOT_GIVEN, validator=check("dict", max_properties=50)
+        default=NOT_GIVEN,
+        validator=check(
+            "dict",
+            max_properties=50,
+            key_min_length=1,
+            key_max_length=40,
+            value_min_length=1,
+            value_max_length=500,
+        ),
     )
     name: str | NotGiven | None = field(
         default=NOT_GIVEN, validator=check("str", nullable=True, min_length=3)

@@ -17,7 +17,6 @@ if TYPE_CHECKING:
     from ._shared import (
         CustomerCancellationReason,
         CustomerType,
-        MetadataOutputType,
         OrderBillingReason,
         OrderStatus,
         ProductVisibility,
@@ -71,7 +70,7 @@ class Order(ResponseModel):
     subscription_id: str | None = None
     checkout_id: str | None = None
     next_payment_attempt_at: datetime | None = None
-    metadata: MetadataOutputType
+    metadata: dict[str, str | int | float | bool]
     custom_field_data: dict[str, str | int | bool | datetime | None] | None = None
     platform_fee_amount: int
     platform_fee_currency: str | None = None
@@ -92,7 +91,7 @@ class OrderCustomer(ResponseModel):
     id: str
     created_at: datetime
     modified_at: datetime | None = None
-    metadata: MetadataOutputType
+    metadata: dict[str, str | int | float | bool]
     external_id: str | None = None
     email: str | None = None
     email_verified: bool
@@ -113,7 +112,7 @@ class OrderCustomer(ResponseModel):
 class OrderProduct(ResponseModel):
     """An object the API answers with (`OrderProduct` in the API schema)."""
 
-    metadata: MetadataOutputType
+    metadata: dict[str, str | int | float | bool]
     id: str
     created_at: datetime
     modified_at: datetime | None = None
@@ -135,7 +134,7 @@ class OrderProduct(ResponseModel):
 class OrderSubscription(ResponseModel):
     """An object the API answers with (`OrderSubscription` in the API schema)."""
 
-    metadata: MetadataOutputType
+    metadata: dict[str, str | int | float | bool]
     created_at: datetime
     modified_at: datetime | None = None
     id: str

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from ._checkout_product_price import CheckoutProductPrice
     from ._custom_field import AttachedCustomField
     from ._file_read import ProductMediaFileRead
-    from ._shared import MetadataOutputType, ProductVisibility, RecurringInterval, TrialInterval
+    from ._shared import ProductVisibility, RecurringInterval, TrialInterval
 
 __all__ = ["Product"]
 
@@ -49,7 +49,7 @@ class Product(ResponseModel):
     is_recurring: bool
     is_archived: bool
     organization_id: str
-    metadata: MetadataOutputType
+    metadata: dict[str, str | int | float | bool]
     prices: list[CheckoutProductPrice]
     benefits: list[Benefit]
     medias: list[ProductMediaFileRead]

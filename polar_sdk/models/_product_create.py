@@ -34,7 +34,15 @@ class ProductCreateOneTime(RequestModel):
     """
 
     metadata: dict[str, str | int | float | bool] | NotGiven = field(
-        default=NOT_GIVEN, validator=check("dict", max_properties=50)
+        default=NOT_GIVEN,
+        validator=check(
+            "dict",
+            max_properties=50,
+            key_min_length=1,
+            key_max_length=40,
+            value_min_length=1,
+            value_max_length=500,
+        ),
     )
     name: str = field(validator=check("str", min_length=3, max_length=64))
     description: str | NotGiven | None = field(
@@ -63,7 +71,15 @@ class ProductCreateRecurring(RequestModel):
     """
 
     metadata: dict[str, str | int | float | bool] | NotGiven = field(
-        default=NOT_GIVEN, validator=check("dict", max_properties=50)
+        default=NOT_GIVEN,
+        validator=check(
+            "dict",
+            max_properties=50,
+            key_min_length=1,
+            key_max_length=40,
+            value_min_length=1,
+            value_max_length=500,
+        ),
     )
     name: str = field(validator=check("str", min_length=3, max_length=64))
     description: str | NotGiven | None = field(

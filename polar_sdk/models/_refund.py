@@ -11,7 +11,7 @@ from attrs import frozen
 from ._base import ResponseModel
 
 if TYPE_CHECKING:
-    from ._shared import DisputeStatus, MetadataOutputType
+    from ._shared import DisputeStatus
 
 __all__ = ["Refund", "RefundDispute", "RefundReason", "RefundStatus"]
 
@@ -51,7 +51,7 @@ class Refund(ResponseModel):
     created_at: datetime
     modified_at: datetime | None = None
     id: str
-    metadata: MetadataOutputType
+    metadata: dict[str, str | int | float | bool]
     status: RefundStatus | str
     reason: RefundReason | str
     amount: int

@@ -20,7 +20,6 @@ if TYPE_CHECKING:
     from ._shared import (
         CustomerCancellationReason,
         CustomerType,
-        MetadataOutputType,
         RecurringInterval,
         SubscriptionStatus,
         TaxIDFormat,
@@ -73,7 +72,7 @@ class Subscription(ResponseModel):
     seats: int | None = None
     customer_cancellation_reason: CustomerCancellationReason | str | None = None
     customer_cancellation_comment: str | None = None
-    metadata: MetadataOutputType
+    metadata: dict[str, str | int | float | bool]
     custom_field_data: dict[str, str | int | bool | datetime | None] | None = None
     customer: SubscriptionCustomer
     product: Product
@@ -90,7 +89,7 @@ class SubscriptionCustomer(ResponseModel):
     id: str
     created_at: datetime
     modified_at: datetime | None = None
-    metadata: MetadataOutputType
+    metadata: dict[str, str | int | float | bool]
     external_id: str | None = None
     email: str | None = None
     email_verified: bool

@@ -29,7 +29,15 @@ class SubscriptionCreateCustomer(RequestModel):
     """
 
     metadata: dict[str, str | int | float | bool] | NotGiven = field(
-        default=NOT_GIVEN, validator=check("dict", max_properties=50)
+        default=NOT_GIVEN,
+        validator=check(
+            "dict",
+            max_properties=50,
+            key_min_length=1,
+            key_max_length=40,
+            value_min_length=1,
+            value_max_length=500,
+        ),
     )
     product_id: str = field(validator=check("str", fmt="uuid4"))
     customer_id: str = field(validator=check("str", fmt="uuid4"))
@@ -43,7 +51,15 @@ class SubscriptionCreateExternalCustomer(RequestModel):
     """
 
     metadata: dict[str, str | int | float | bool] | NotGiven = field(
-        default=NOT_GIVEN, validator=check("dict", max_properties=50)
+        default=NOT_GIVEN,
+        validator=check(
+            "dict",
+            max_properties=50,
+            key_min_length=1,
+            key_max_length=40,
+            value_min_length=1,
+            value_max_length=500,
+        ),
     )
     product_id: str = field(validator=check("str", fmt="uuid4"))
     external_customer_id: str = field(validator=check("str"))

@@ -14,7 +14,7 @@ from ._base import ResponseModel, UnknownModel, tag, union
 
 if TYPE_CHECKING:
     from ._address import Address
-    from ._shared import CustomerType, DisputeStatus, MetadataOutputType, TaxIDFormat
+    from ._shared import CustomerType, DisputeStatus, TaxIDFormat
 
 __all__ = [
     "Dispute",
@@ -64,7 +64,7 @@ class DisputeCustomer(ResponseModel):
     id: str
     created_at: datetime
     modified_at: datetime | None = None
-    metadata: MetadataOutputType
+    metadata: dict[str, str | int | float | bool]
     external_id: str | None = None
     email: str | None = None
     email_verified: bool
