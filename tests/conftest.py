@@ -18,17 +18,22 @@ def _in_ci() -> bool:
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
-def fixtures_dir() -> Path | None:
-    """The recorded-exchange directory from POLAR_FIXTURES_DIR, or None when unset."""
-    value = os.environ.get("POLAR_FIXTURES_DIR")
+def shared_path(variable: str, *, directory: bool) -> Path | None:
+    """The shared-material path in `variable`, None when unset (an error under CI=true)."""
+    value = os.environ.get(variable)
     if not value:
         if _in_ci():
-            raise RuntimeError("POLAR_FIXTURES_DIR must be set in CI (see .ci/run)")
+            raise RuntimeError(f"{variable} must be set in CI (see .ci/run)")
         return None
     path = Path(value)
-    if not path.is_dir():
-        raise RuntimeError(f"POLAR_FIXTURES_DIR={value} is not a directory")
+    if not (path.is_dir() if directory else path.is_file()):
+        raise RuntimeError(f"{variable}={value} is not a {'directory' if directory else 'file'}")
     return path
+
+
+def fixtures_dir() -> Path | None:
+    """The recorded-exchange directory from POLAR_FIXTURES_DIR, or None when unset."""
+    return shared_path("POLAR_FIXTURES_DIR", directory=True)
 
 
 def require_fixtures() -> Path:

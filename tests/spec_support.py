@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ import pytest
 
 from codegen.openapi import ir
 from codegen.openapi.build import build_api
-from tests.conftest import fixtures_dir
+from tests.conftest import fixtures_dir, shared_path
 
 __all__ = [
     "RecordedBody",
@@ -32,20 +31,8 @@ __all__ = [
 ]
 
 
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
 def spec_path() -> Path | None:
-    value = os.environ.get("POLAR_OPENAPI_SPEC")
-    if not value:
-        if _in_ci():
-            raise RuntimeError("POLAR_OPENAPI_SPEC must be set in CI (see .ci/run)")
-        return None
-    path = Path(value)
-    if not path.is_file():
-        raise RuntimeError(f"POLAR_OPENAPI_SPEC={value} is not a file")
-    return path
+    return shared_path("POLAR_OPENAPI_SPEC", directory=False)
 
 
 def require_spec() -> Path:
