@@ -85,6 +85,22 @@ _GRANT_PROPERTIES = {
     "slack_shared_channel": "BenefitGrantSlackSharedChannelProperties",
 }
 
+_GRANT_PROPERTIES["meter_credit"] = "BenefitGrantMeterCreditProperties"
+
+# The spec's union of grant shapes leaves out the meter-credit one, which the server writes
+# for meter-credit grants (api/customers/get_state_200_fx_alice_grants_meters.json).
+for _name in ("BenefitGrant", "CustomerStateBenefitGrant"):
+    SCHEMA_PATCHES[_name] = {
+        "properties": {
+            "properties": {
+                "anyOf": [
+                    {"$ref": f"#/components/schemas/{_shape}"}
+                    for _shape in dict.fromkeys(_GRANT_PROPERTIES.values())
+                ],
+            },
+        },
+    }
+
 CONTEXT_UNIONS: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
     "BenefitGrant.properties": (("benefit", "type"), _GRANT_PROPERTIES),
     "CustomerStateBenefitGrant.properties": (("benefit_type",), _GRANT_PROPERTIES),

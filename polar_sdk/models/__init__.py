@@ -110,7 +110,6 @@ if TYPE_CHECKING:
     )
     from ._benefit_grant import BenefitGrant
     from ._benefit_grant_error import BenefitGrantError
-    from ._benefit_grant_meter_credit_properties import BenefitGrantMeterCreditProperties
     from ._benefit_grant_properties import (
         BenefitGrantCustomProperties,
         BenefitGrantDiscordProperties,
@@ -118,6 +117,7 @@ if TYPE_CHECKING:
         BenefitGrantFeatureFlagProperties,
         BenefitGrantGitHubRepositoryProperties,
         BenefitGrantLicenseKeysProperties,
+        BenefitGrantMeterCreditProperties,
         BenefitGrantProperties,
         BenefitGrantSlackSharedChannelProperties,
         CustomerStateBenefitGrantProperties,
@@ -2335,7 +2335,7 @@ _MODULES: dict[str, str] = {
     "BenefitGrantLicenseKeysProperties": "_benefit_grant_properties",
     "BenefitGrantLicenseKeysWebhook": "_benefit_grant_webhook",
     "BenefitGrantMetadata": "_event",
-    "BenefitGrantMeterCreditProperties": "_benefit_grant_meter_credit_properties",
+    "BenefitGrantMeterCreditProperties": "_benefit_grant_properties",
     "BenefitGrantMeterCreditWebhook": "_benefit_grant_webhook",
     "BenefitGrantProperties": "_benefit_grant_properties",
     "BenefitGrantSlackSharedChannelProperties": "_benefit_grant_properties",

@@ -2,9 +2,9 @@
 """Polar models: BenefitGrantCustomProperties, BenefitGrantDiscordProperties,
 BenefitGrantDownloadablesProperties, BenefitGrantFeatureFlagProperties,
 BenefitGrantGitHubRepositoryProperties, BenefitGrantLicenseKeysProperties,
-BenefitGrantProperties, BenefitGrantSlackSharedChannelProperties,
-CustomerStateBenefitGrantProperties, UnknownBenefitGrantProperties,
-UnknownCustomerStateBenefitGrantProperties.
+BenefitGrantMeterCreditProperties, BenefitGrantProperties,
+BenefitGrantSlackSharedChannelProperties, CustomerStateBenefitGrantProperties,
+UnknownBenefitGrantProperties, UnknownCustomerStateBenefitGrantProperties.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ __all__ = [
     "BenefitGrantFeatureFlagProperties",
     "BenefitGrantGitHubRepositoryProperties",
     "BenefitGrantLicenseKeysProperties",
+    "BenefitGrantMeterCreditProperties",
     "BenefitGrantProperties",
     "BenefitGrantSlackSharedChannelProperties",
     "CustomerStateBenefitGrantProperties",
@@ -85,6 +86,15 @@ class BenefitGrantLicenseKeysProperties(ResponseModel):
 
 
 @frozen(kw_only=True, eq=False, repr=False, match_args=False, getstate_setstate=False)
+class BenefitGrantMeterCreditProperties(ResponseModel):
+    """An object the API answers with (`BenefitGrantMeterCreditProperties` in the API schema)."""
+
+    last_credited_meter_id: str | None = None
+    last_credited_units: int | None = None
+    last_credited_at: str | None = None
+
+
+@frozen(kw_only=True, eq=False, repr=False, match_args=False, getstate_setstate=False)
 class BenefitGrantSlackSharedChannelProperties(ResponseModel):
     """An object the API answers with (`BenefitGrantSlackSharedChannelProperties` in the API
     schema).
@@ -118,13 +128,14 @@ BenefitGrantProperties: TypeAlias = (
     | BenefitGrantCustomProperties
     | BenefitGrantFeatureFlagProperties
     | BenefitGrantSlackSharedChannelProperties
+    | BenefitGrantMeterCreditProperties
     | UnknownBenefitGrantProperties
 )
-"""One of 7 variants: `BenefitGrantDiscordProperties`,
+"""One of 8 variants: `BenefitGrantDiscordProperties`,
 `BenefitGrantGitHubRepositoryProperties`, `BenefitGrantDownloadablesProperties`,
 `BenefitGrantLicenseKeysProperties`, `BenefitGrantCustomProperties`,
-`BenefitGrantFeatureFlagProperties`, `BenefitGrantSlackSharedChannelProperties`, or
-`UnknownBenefitGrantProperties`.
+`BenefitGrantFeatureFlagProperties`, `BenefitGrantSlackSharedChannelProperties`,
+`BenefitGrantMeterCreditProperties`, or `UnknownBenefitGrantProperties`.
 
 Told apart by `benefit.type` in the object that holds it.
 """
@@ -142,6 +153,7 @@ union(
             "custom": BenefitGrantCustomProperties,
             "feature_flag": BenefitGrantFeatureFlagProperties,
             "slack_shared_channel": BenefitGrantSlackSharedChannelProperties,
+            "meter_credit": BenefitGrantMeterCreditProperties,
         },
     ),
 )
@@ -167,13 +179,14 @@ CustomerStateBenefitGrantProperties: TypeAlias = (
     | BenefitGrantCustomProperties
     | BenefitGrantFeatureFlagProperties
     | BenefitGrantSlackSharedChannelProperties
+    | BenefitGrantMeterCreditProperties
     | UnknownCustomerStateBenefitGrantProperties
 )
-"""One of 7 variants: `BenefitGrantDiscordProperties`,
+"""One of 8 variants: `BenefitGrantDiscordProperties`,
 `BenefitGrantGitHubRepositoryProperties`, `BenefitGrantDownloadablesProperties`,
 `BenefitGrantLicenseKeysProperties`, `BenefitGrantCustomProperties`,
-`BenefitGrantFeatureFlagProperties`, `BenefitGrantSlackSharedChannelProperties`, or
-`UnknownCustomerStateBenefitGrantProperties`.
+`BenefitGrantFeatureFlagProperties`, `BenefitGrantSlackSharedChannelProperties`,
+`BenefitGrantMeterCreditProperties`, or `UnknownCustomerStateBenefitGrantProperties`.
 
 Told apart by `benefit_type` in the object that holds it.
 """
@@ -191,6 +204,7 @@ union(
             "custom": BenefitGrantCustomProperties,
             "feature_flag": BenefitGrantFeatureFlagProperties,
             "slack_shared_channel": BenefitGrantSlackSharedChannelProperties,
+            "meter_credit": BenefitGrantMeterCreditProperties,
         },
     ),
 )

@@ -27,7 +27,6 @@ if TYPE_CHECKING:
         BenefitSlackSharedChannel,
     )
     from ._benefit_grant_error import BenefitGrantError
-    from ._benefit_grant_meter_credit_properties import BenefitGrantMeterCreditProperties
     from ._benefit_grant_properties import (
         BenefitGrantCustomProperties,
         BenefitGrantDiscordProperties,
@@ -35,6 +34,7 @@ if TYPE_CHECKING:
         BenefitGrantFeatureFlagProperties,
         BenefitGrantGitHubRepositoryProperties,
         BenefitGrantLicenseKeysProperties,
+        BenefitGrantMeterCreditProperties,
         BenefitGrantSlackSharedChannelProperties,
     )
     from ._customer import Customer

@@ -27,7 +27,6 @@ from ._base import ResponseModel, UnknownModel, tag, union
 if TYPE_CHECKING:
     from ._address import Address
     from ._benefit_grant_error import BenefitGrantError
-    from ._benefit_grant_meter_credit_properties import BenefitGrantMeterCreditProperties
     from ._benefit_grant_properties import (
         BenefitGrantCustomProperties,
         BenefitGrantDiscordProperties,
@@ -35,6 +34,7 @@ if TYPE_CHECKING:
         BenefitGrantFeatureFlagProperties,
         BenefitGrantGitHubRepositoryProperties,
         BenefitGrantLicenseKeysProperties,
+        BenefitGrantMeterCreditProperties,
         BenefitGrantSlackSharedChannelProperties,
     )
     from ._benefit_license_key_activation_properties import BenefitLicenseKeyActivationProperties
