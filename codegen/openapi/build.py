@@ -135,7 +135,6 @@ class _Builder:
         self.unions: dict[str, ir.UnionDef] = {}
         self.aliases: dict[str, ir.AliasDef] = {}
         self.union_members: dict[str, tuple[ir.Named, ...]] = {}
-        self.union_by_members: dict[tuple[ir.Named, ...], str] = {}
         self.union_rules: dict[str, ir.Rule] = {}
         self.enum_by_values: dict[tuple[Any, ...], str] = {}
         self.taken: set[str] = set()
@@ -291,7 +290,13 @@ class _Builder:
             named = self.enum_by_values.get(values)
             if named is not None:
                 return ir.Named(named)
-            return ir.OpenEnum(tuple(str(v) for v in values))
+            if not all(isinstance(v, str) for v in values):
+                # A numeric enum stays open like a string one: its JSON type, any value.
+                kinds = {"integer" if isinstance(v, int) else "number" for v in values}
+                return self._type(
+                    {"type": kinds.pop() if len(kinds) == 1 else "number"}, parent, prop
+                )
+            return ir.OpenEnum(tuple(values))
         for key in ("anyOf", "oneOf"):
             if key in schema:
                 return self._branches(schema, schema[key], parent, prop, title=title)
@@ -346,9 +351,11 @@ class _Builder:
         rest = [b for b in branches if not _is_null(b)]
         if not rest:
             raise BuildError(f"{parent}.{prop}: only null")
-        rest = _flat_branches(rest)
+        if len(rest) != 1:
+            rest = _flat_branches(rest)
         if len(rest) == 1:
-            inner = self._type(rest[0], parent, prop, title=title)
+            outer_title = title or schema.get("title")
+            inner = self._type(rest[0], parent, prop, title=outer_title)
         elif all(_ref_name(b) for b in rest):
             members = self._flatten(rest)
             if all(self._is_model_like(m) for m in members):
@@ -407,7 +414,6 @@ class _Builder:
         origin: str | None,
     ) -> None:
         self.union_members[name] = members
-        self.union_by_members.setdefault(members, name)
         self.pending_unions.append(name)
         self.unions[name] = ir.UnionDef(
             name=name,
@@ -432,12 +438,9 @@ class _Builder:
     ) -> ir.Named:
         position = f"{parent}.{prop}" if prop else parent
         context = self.overlay.context_unions.get(position)
-        if context is None:
-            existing = self.union_by_members.get(members)
-            if existing is not None and position not in self.overlay.union_names:
-                return ir.Named(existing)
+        if context is None and position not in self.overlay.union_names:
             for name, union_members in self.union_members.items():
-                if union_members == members and position not in self.overlay.union_names:
+                if union_members == members and name not in self._context_rules:
                     return ir.Named(name)
         name = self._union_name(schema, members, parent, prop, position, title=title)
         self.taken.add(name)
@@ -518,12 +521,13 @@ class _Builder:
                 cases.append((value, self._rule_for(target, target_members, self.schemas[target])))
             covered = {m for _, r in cases for m in _rule_members(r)}
             missing = [m for m in members if m not in covered]
-            if missing:  # members the mapping forgot: decide them by their own tag values
-                rest = derive_rule(missing, self._member_info)
-                if isinstance(rest, ir.TagRule) and rest.path == (prop,):
-                    cases.extend(rest.cases)
-                else:
-                    raise _Undecidable(f"discriminator mapping misses {missing}")
+            known = {value for value, _ in cases}
+            for member in missing:  # members the mapping forgot: by their own tag values
+                values = self._member_info(member).values((prop,))
+                if not isinstance(values, frozenset) or values & known:
+                    raise _Undecidable(f"discriminator mapping misses {member.name}")
+                cases.extend((value, ir.Pick(member)) for value in sorted(values, key=repr))
+                known |= values
             return ir.TagRule((prop,), tuple(cases))
         return derive_rule(members, self._member_info)
 
@@ -567,7 +571,10 @@ class _Builder:
         op_id: str = op["operationId"]
         resource = names.operation_path(op_id)
         params: list[ir.Param] = []
-        for param in [*shared, *op.get("parameters", [])]:
+        merged: dict[tuple[str, str], JSON] = {}
+        for param in [*shared, *op.get("parameters", [])]:  # an operation's own win
+            merged[(param["name"], param["in"])] = param
+        for param in merged.values():
             location = param["in"]
             style = param.get("style", "simple" if location in ("path", "header") else "form")
             params.append(
@@ -586,6 +593,8 @@ class _Builder:
         responses: list[ir.Response] = []
         errors: list[tuple[int, ir.TypeExpr | None]] = []
         for code, answer in op.get("responses", {}).items():
+            if not code.isdigit():  # "default", "2XX": ranges the SDK maps by class anyway
+                continue
             status = int(code)
             content = answer.get("content", {})
             kind: ir.ResponseKind = "none"
@@ -604,8 +613,9 @@ class _Builder:
                 responses.append(ir.Response(status, kind, tp, media))
             else:
                 errors.append((status, tp))
-        security = tuple(tuple(sorted(alt)) for alt in op.get("security", []))
-        scopes = sorted({s for alt in op.get("security", []) for v in alt.values() for s in v})
+        requirements = op.get("security", self.spec.get("security", []))
+        security = tuple(tuple(sorted(alt)) for alt in requirements)
+        scopes = sorted({s for alt in requirements for v in alt.values() for s in v})
         pagination_info = op.get("x-polar-pagination") or {}
         pagination: Any = None
         if pagination_info.get("type") == "page_limit":

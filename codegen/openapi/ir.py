@@ -207,9 +207,9 @@ class AliasDef:
 
 @frozen
 class Pick:
-    """A decided member (a `ModelDef` by spec name)."""
+    """A decided member: a model, or a generic page with its type argument."""
 
-    member: str
+    member: Named
 
 
 @frozen
@@ -230,9 +230,9 @@ class TagRule:
 
 @frozen
 class KeyRule:
-    """Decide by whether `key` is present in the object."""
+    """Decide by whether the key at path `key` is present (`("pagination", "max_page")`)."""
 
-    key: str
+    key: tuple[str, ...]
     present: Rule | None
     absent: Rule | None
 
@@ -250,7 +250,7 @@ class UnionDef:
 
     name: str
     py_name: str
-    members: tuple[str, ...]
+    members: tuple[Named, ...]
     rule: Rule
     fallback: str
     lifted: tuple[tuple[str, str], ...] = ()  # (py_name, wire_name) copied onto the fallback

@@ -107,7 +107,7 @@ CONTEXT_UNIONS: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
 }
 
 # -- names for unions the spec writes inline --------------------------------------------------
-# Keyed by position ("Schema.field", "Schema.field[]", "operationId body", "operationId 200");
+# Keyed by position ("Schema.field", "Schema.field[]", "operationId.body", "operationId.200");
 # positions not listed get a name from the spec's title, the members' common words, or the
 # position itself (see build._union_name).
 UNION_NAMES: dict[str, str] = {

@@ -308,10 +308,10 @@ union(
     tag(
         "type",
         {
-            "view_metric": ViewMetricAction,
-            "view_costs": ViewCostsAction,
-            "adjust_price": AdjustPriceAction,
             "add_currency": AddCurrencyAction,
+            "adjust_price": AdjustPriceAction,
+            "view_costs": ViewCostsAction,
+            "view_metric": ViewMetricAction,
         },
     ),
     lifted=(("type", "type"),),

@@ -121,8 +121,8 @@ union(
     tag(
         "type",
         {
-            "individual": OrganizationIndividualLegalEntitySchema,
             "company": OrganizationCompanyLegalEntitySchema,
+            "individual": OrganizationIndividualLegalEntitySchema,
         },
     ),
     lifted=(("type", "type"),),
