@@ -40,8 +40,8 @@ interpreter pinned to CPU 1 with `taskset` when it exists; the runner only start
   loader per model on first use). Passes over all types rotate the variants; the figure per type
   is the median over the passes. The second decode is reported too (still on the interpreted field
   plan).
-- Steady decode (4): one process holds both SDKs. Each body is decoded 20 times by each SDK
-  first (past the converter's 8-decode compile threshold), then in every repeat each body gets
+- Steady decode (4): one process holds both SDKs. Each body is decoded 40 times by each SDK
+  first (past the converter's 32-decode compile threshold), then in every repeat each body gets
   one block of json.loads, ours (`structure(json.loads(raw), T)`) and 1.0.2
   (`deserialize(json.loads(raw), T)`) on the same bytes, in rotated order; a block's call count
   comes from the body's size (about 2 ms of our decoding), so what is measured does not depend
@@ -84,6 +84,7 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 RESULTS = BENCH / "results"
 OURS = "polar_sdk"
+COMPILE_AFTER = 32  # polar_sdk._converter._COMPILE_AFTER: decodes before a type is compiled
 PEER = "polar-sdk 1.0.2"
 OUTPUTS_102 = "polar.v2026_10.outputs"
 
@@ -360,10 +361,10 @@ def child_decode(args: argparse.Namespace) -> dict[str, Any]:
             funcs[PEER] = lambda raw=raw, tp=peer_type: deserialize(loads(raw), tp)
         entries.append((raw, funcs))
         checks.append(check)
-    for _raw, funcs in entries:  # warm-up, well past the 8-decode compile threshold
+    for _raw, funcs in entries:  # warm-up, past the converter's compile threshold
         for name, fn in funcs.items():
             if name != "json.loads":
-                for _ in range(20):
+                for _ in range(COMPILE_AFTER + 8):
                     fn()
     samples: list[dict[str, list[float]]] = [{n: [] for n in funcs} for _, funcs in entries]
     for repeat in range(args.repeats):

@@ -17,7 +17,7 @@ reading the fields attrs recorded. Unions carry their decision rule on their fal
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, ClassVar, TypeAlias
 
 import attrs
@@ -112,7 +112,6 @@ class UnknownModel(ModelBase):
 # or the source text of a member type that lives in another module ("ListResource[Event]"),
 # or None for the fallback.
 
-Leaf: TypeAlias = "type[Any] | str | None"
 Rule: TypeAlias = "TagRule | KeyRule | type[Any] | str | None"
 
 
@@ -179,7 +178,3 @@ def union(
 ) -> None:
     """Attach a union's rule to its fallback class (generated code calls this at import)."""
     fallback.__polar_union__ = UnionSpec(rule, lifted)
-
-
-if not callable(union):  # pragma: no cover - keeps Callable imported for readers
-    _: Callable[..., Any] = union
