@@ -408,6 +408,8 @@ _CHECKS: dict[str, tuple[str, ...]] = {
 
 def _block(lines: tuple[str, ...] | list[str], depth: int, **names: str) -> list[str]:
     pad = "    " * depth
+    if not names:  # already-made lines (they may hold braces of their own)
+        return [pad + line for line in lines]
     return [pad + line.format(**names) for line in lines]
 
 
@@ -603,11 +605,12 @@ class Hooks:
         kind = _KINDS.get(tp)
         if kind is not None:
             return _PLAIN_HOOKS[kind]
-        fallback = _fallback_of(tp)
-        if fallback is not None:
-            return self._union(tp, fallback)
-        inner, nullable = _strip(tp)
-        if inner is not tp:
+        inner, nullable = _strip(tp)  # `X | None` first: null is not a union member
+        if inner is tp:
+            fallback = _fallback_of(tp)
+            if fallback is not None:
+                return self._union(tp, fallback)
+        else:
             if not nullable:
                 return self.get(inner)
             box: list[Hook] = []

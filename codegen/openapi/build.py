@@ -26,7 +26,7 @@ from typing import Any
 from . import ir, names
 from .overlay import Overlay
 
-__all__ = ["BuildError", "build_api", "derive_rule"]
+__all__ = ["BuildError", "apply_overlay", "build_api", "derive_rule"]
 
 JSON = dict[str, Any]
 
@@ -55,7 +55,8 @@ def _is_null(schema: Mapping[str, Any]) -> bool:
     return schema.get("type") == "null"
 
 
-def _patch(spec: JSON, overlay: Overlay) -> JSON:
+def apply_overlay(spec: JSON, overlay: Overlay) -> JSON:
+    """A copy of `spec` with the overlay's schema patches applied (what the IR is built from)."""
     spec = copy.deepcopy(spec)
     schemas: JSON = spec["components"]["schemas"]
     for name, patch in overlay.schema_patches.items():
@@ -128,7 +129,7 @@ ANY = _Any()
 class _Builder:
     def __init__(self, spec: JSON, overlay: Overlay) -> None:
         self.overlay = overlay
-        self.spec = _patch(spec, overlay)
+        self.spec = apply_overlay(spec, overlay)
         self.schemas: JSON = self.spec["components"]["schemas"]
         self.models: dict[str, ir.ModelDef] = {}
         self.enums: dict[str, ir.EnumDef] = {}

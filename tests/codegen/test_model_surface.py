@@ -286,3 +286,34 @@ def test_no_spec_prose_is_copied_into_the_models() -> None:
 def test_all_public_model_modules_import() -> None:
     for module in sorted(set(models._MODULES.values())):  # pyright: ignore[reportPrivateUsage]
         importlib.import_module(f"polar_sdk.models.{module}")
+
+
+def test_models_with_extras_decode_the_same_once_compiled() -> None:
+    from polar_sdk import _converter
+
+    hooks = _converter.Hooks()
+    hook = hooks.get(EventMetadataOutput)
+    answers = [hook({"k": "v", "n": i}, None) for i in range(_converter._COMPILE_AFTER + 5)]  # pyright: ignore[reportPrivateUsage]
+    assert [a.extra for a in answers] == [{"k": "v", "n": i} for i in range(len(answers))]
+    assert hooks.fallback_decodes == 0
+
+
+def test_a_null_optional_union_is_not_reported_as_a_problem() -> None:
+    from polar_sdk.models import UserEvent
+
+    event = {
+        "id": "0b6f5a8e-3c1d-4e2f-9a7b-1c2d3e4f5a6b",
+        "timestamp": "2026-01-01T00:00:00Z",
+        "organization_id": "0b6f5a8e-3c1d-4e2f-9a7b-1c2d3e4f5a6b",
+        "customer_id": None,
+        "customer": None,
+        "external_customer_id": None,
+        "name": "n",
+        "source": "user",
+        "metadata": {"k": "v"},
+    }
+    with pytest.raises(ResponseDecodeError) as info:
+        structure(event, UserEvent)  # "label" is missing
+    message = str(info.value)
+    assert "$.label" in message
+    assert "$.customer" not in message

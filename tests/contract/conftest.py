@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tests.contract.dynamic_spec import SUMMARY
 from tests.contract.prism import PrismServer, find_prism
 
 
@@ -38,3 +39,13 @@ def prism(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrismPair]:
     finally:
         static.stop()
         dynamic.stop()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """What the Prism fuzzing of the response schemas covered (test_models_dynamic.py)."""
+    summary = terminalreporter.config.stash.get(SUMMARY, None)
+    if summary is None:
+        return
+    terminalreporter.write_sep("-", "Prism response-schema fuzzing")
+    for line in summary.lines():
+        terminalreporter.write_line(line)
