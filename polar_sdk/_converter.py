@@ -35,7 +35,7 @@ import re
 import sys
 import threading
 import types
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import date, datetime, timedelta, timezone
 from typing import (
     TYPE_CHECKING,
@@ -473,6 +473,73 @@ def _absent_setter(plan: _Plan) -> Callable[[Any, dict[str, Any]], None]:
     return set_absent
 
 
+def _add_note(exc: BaseException, note: str) -> None:
+    """`exc.add_note(note)`, also on Python 3.10 (cattrs reads `__notes__` either way)."""
+    setattr(exc, "__notes__", [*getattr(exc, "__notes__", []), note])  # noqa: B010
+
+
+def _explainer(plan: _Plan, hooks: Hooks) -> Hook:
+    """Decode with `plan` like `_interpreter`, but go on past bad fields and raise them all.
+
+    The lean paths stop at the first problem and prove nothing; this pass runs after they
+    fail, to say what is wrong: a cattrs `ClassValidationError` whose exceptions carry notes
+    with the JSON key of each bad field (so `cattrs.transform_error` gives paths like
+    `$.items[0].email`). Containers note indexes and keys the same way (`_located`). If
+    nothing is wrong after all, the decoded object is returned (and counted in
+    `Hooks.fallback_decodes`, which the tests keep at zero).
+    """
+    interpret = _interpreter(plan, hooks)
+    cls = plan.cls
+
+    def explain(value: Any, parent: Any = None) -> Any:
+        from cattrs.errors import AttributeValidationNote, ClassValidationError
+
+        if type(value) is not dict:
+            raise TypeError(f"expected an object, got {type(value).__name__}")
+        data = cast("dict[str, Any]", value)
+        errors: list[Exception] = []
+        for f in plan.fields:
+            try:
+                _interpreter_field(plan, hooks, f, data)
+            except Exception as exc:
+                note = f"Structuring class {cls.__qualname__} @ attribute {f.wire}"
+                if isinstance(exc, KeyError):
+                    exc = KeyError(f.wire)
+                try:
+                    expected: Any = f.resolver()
+                except Exception:  # an annotation that does not evaluate: say what it reads
+                    expected = f.kind
+                _add_note(exc, AttributeValidationNote(note, f.wire, expected))
+                errors.append(exc)
+        if errors:
+            raise ClassValidationError(f"While structuring {cls.__qualname__}", errors, cls)
+        result = interpret(value)
+        hooks.fallback_decodes += 1
+        return result
+
+    return explain
+
+
+def _interpreter_field(plan: _Plan, hooks: Hooks, f: _FieldPlan, data: dict[str, Any]) -> None:
+    """Decode one field of `data` as the interpreter does (raising what it would)."""
+    try:
+        v = data[f.wire]
+    except KeyError:
+        if f.required:
+            raise
+        return
+    if v is None:
+        if f.required and not f.nullable and f.kind != "any":
+            raise TypeError(f"{f.wire} must not be null")
+    elif f.kind == "hook":
+        hooks.get(f.resolver())(v, data)
+    elif f.kind in _SCALAR_SETS:
+        if type(v) not in _SCALAR_SETS[f.kind]:
+            raise TypeError(f"unexpected {type(v).__name__} value")
+    else:
+        _PLAIN_HOOKS[f.kind](v, None)
+
+
 def _interpreter(plan: _Plan, hooks: Hooks) -> Callable[[Any], Any]:
     """Decode with `plan` directly: the same result as the compiled code, without compiling."""
     cls = plan.cls
@@ -662,7 +729,10 @@ class Hooks:
                     item_box.append(self.get(item))
                 hook = item_box[0]
                 values: list[Any] = value
-                return [hook(x, None) for x in values]
+                try:
+                    return [hook(x, None) for x in values]
+                except Exception:
+                    raise _located(hook, enumerate(values), tp) from None
 
             return items
         if origin is tuple:
@@ -717,7 +787,10 @@ class Hooks:
                 value_box.append(self.get(value_type))
             hook = value_box[0]
             mapping = cast("dict[str, Any]", value)
-            return {k: hook(v, None) for k, v in mapping.items()}
+            try:
+                return {k: hook(v, None) for k, v in mapping.items()}
+            except Exception:
+                raise _located(hook, mapping.items(), tp) from None
 
         return values
 
@@ -901,15 +974,15 @@ class Hooks:
 
         if not self.lean:
             return detailed
-        return self._tiered(tp, cls, detailed)
+        plan = self._plan(tp, cls)
+        return self._tiered(tp, plan, _explainer(plan, self))
 
     def detailed(self, tp: Any) -> Callable[[Any, Any], Any]:
         """cattrs' own generated hook for a model, with every field type resolved.
 
-        Used when the lean path fails, to say exactly what is wrong. Fields with another wire
-        name are read from it; the `extra` field is left to its default (cattrs cannot
-        collect unknown keys). If this decodes what the lean path refused, the result is
-        returned (and counted in `fallback_decodes`: tests keep that at zero).
+        Only for `make_converter(lean=False)`, which decodes everything this way (to compare
+        the lean paths with cattrs). Fields with another wire name are read from it; the
+        `extra` field is left to its default (cattrs cannot collect unknown keys).
         """
         from cattrs.gen import make_dict_structure_fn, override
 
@@ -924,13 +997,7 @@ class Hooks:
         made: Callable[[Any, Any], Any] = make_dict_structure_fn(
             tp, self.converter, _cattrs_detailed_validation=True, **overrides
         )
-
-        def counted(value: Any, type_: Any) -> Any:
-            result = made(value, type_)
-            self.fallback_decodes += 1
-            return result
-
-        return counted
+        return made
 
     @staticmethod
     def resolve(model: type[Any]) -> None:
@@ -968,7 +1035,7 @@ class Hooks:
         track = not request and any(not f.required for f in fields)
         return _Plan(cls, tuple(fields), extra, track, frozenset(f.wire for f in fields))
 
-    def _tiered(self, tp: Any, cls: type[Any], fallback: Hook) -> Hook:
+    def _tiered(self, tp: Any, plan: _Plan, fallback: Hook) -> Hook:
         """A model's hook: interpreted from its plan at first, compiled once it is used often.
 
         Compiling costs about 20 us per field; interpreting costs about 0.3 us per field more
@@ -979,7 +1046,6 @@ class Hooks:
         hook keep working after that: it forwards to the compiled function, and the cache
         hands out that one.
         """
-        plan = self._plan(tp, cls)
         interpret = _interpreter(plan, self)
         compiled: list[Hook] = []
         calls = [0]
@@ -1216,6 +1282,20 @@ def _get(found: Any, key: str) -> Any:
     if type(found) is not dict:
         return _ABSENT
     return cast("dict[str, Any]", found).get(key, _ABSENT)
+
+
+def _located(hook: Hook, items: Iterable[tuple[Any, Any]], tp: Any) -> Exception:
+    """The error of a container's items, each noted with its index or key (for the path)."""
+    from cattrs.errors import IterableValidationError, IterableValidationNote
+
+    errors: list[Exception] = []
+    for where, item in items:
+        try:
+            hook(item, None)
+        except Exception as exc:
+            _add_note(exc, IterableValidationNote(f"Structuring {tp} @ index {where!r}", where, tp))
+            errors.append(exc)
+    return IterableValidationError(f"While structuring {tp}", errors, tp)
 
 
 def _same(value: Any) -> Any:

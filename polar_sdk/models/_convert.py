@@ -95,13 +95,14 @@ def type_hints(model: type[Any]) -> dict[str, Any]:
 
 def type_name(tp: Any) -> str:
     """A readable name for a model type, union alias or generic page (`ListResource[Order]`)."""
-    from typing import get_args, get_origin
+    import types
+    from typing import Union, get_args, get_origin
 
     from ._base import UnknownModel
 
     args = get_args(tp)
     origin = get_origin(tp)
-    if args and origin is not None and isinstance(origin, type):
+    if args and origin is not None and origin not in (Union, types.UnionType):
         return f"{origin.__qualname__}[{', '.join(type_name(a) for a in args)}]"
     if args:  # a union: named after its fallback class, else listed
         for arg in args:
