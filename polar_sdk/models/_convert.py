@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from typing import Any, TypeVar, overload
 
+# The converter loads with the models (about 0.7 ms): every decode needs it, and the first
+# one should not pay for it. A module reference, since _converter may be importing this.
+from .. import _converter
+
 __all__ = ["structure", "type_hints", "type_name", "unstructure"]
 
 _T = TypeVar("_T")
@@ -41,11 +45,9 @@ _by_id: dict[int, tuple[Any, Any]] = {}  # replaced by the shared hooks' table w
 
 
 def _load_hooks() -> Any:
-    from .._converter import hooks
-
     global _by_id
     if not _HOOKS:
-        shared = hooks()
+        shared = _converter.hooks()
         _by_id = shared.by_id
         _HOOKS.append(shared)
     return _HOOKS[0]
