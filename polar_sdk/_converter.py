@@ -1096,7 +1096,12 @@ class Hooks:
             "_fallback": fallback,
             "TypeError": TypeError,
         }
-        body: list[str] = ["if type(o) is not dict: raise TypeError('expected an object')"]
+        # Anything but an object fails on the first `o[key]` (or `len`/`get`) and goes to the
+        # fallback, which says what is wrong; only a model with no required field needs the
+        # check spelled out.
+        body: list[str] = []
+        if not any(f.required for f in plan.fields):
+            body.append("if type(o) is not dict: raise TypeError('expected an object')")
         optional = [f for f in plan.fields if not f.required]
         if optional and not sparse:
             namespace["_sparse"] = self._sparse_stub(namespace, plan, fallback)
