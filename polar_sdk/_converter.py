@@ -511,6 +511,21 @@ def _explainer(plan: _Plan, hooks: Hooks) -> Hook:
                     expected = f.kind
                 _add_note(exc, AttributeValidationNote(note, f.wire, expected))
                 errors.append(exc)
+        if plan.extra is not None:
+            hook = hooks.get(plan.extra.resolver())
+            for key, item in data.items():
+                if key in plan.declared:
+                    continue
+                try:
+                    hook({key: item}, data)
+                except Exception:
+                    cause: Exception = TypeError(
+                        f"unexpected {type(item).__name__} value for an extra key"
+                    )
+                    value_type = get_args(plan.extra.resolver())[1:] or (Any,)
+                    note = f"Structuring class {cls.__qualname__} @ key {key!r}"
+                    _add_note(cause, AttributeValidationNote(note, key, value_type[0]))
+                    errors.append(cause)
         if errors:
             raise ClassValidationError(f"While structuring {cls.__qualname__}", errors, cls)
         result = interpret(value)
@@ -716,7 +731,7 @@ class Hooks:
                         raise TypeError(f"expected a list, got {type(value).__name__}")
                     items_: list[Any] = value
                     if not item_allowed.issuperset(map(type, items_)):
-                        raise TypeError("unexpected item type in the list")
+                        raise _located(_scalar_hook(item_allowed), enumerate(items_), tp)
                     return items_
 
                 return list_of_scalars
@@ -766,7 +781,7 @@ class Hooks:
                     raise TypeError(f"expected an object, got {type(value).__name__}")
                 mapping = cast("dict[str, Any]", value)
                 if not allowed.issuperset(map(type, mapping.values())):
-                    raise TypeError("unexpected value type in the object")
+                    raise _located(_scalar_hook(allowed), mapping.items(), tp)
                 return mapping
 
             return scalars
@@ -1028,6 +1043,10 @@ class Hooks:
                 kind, nullable = _classify_type(full)
             required = a.default is attrs.NOTHING
             default = None if required else a.default
+            if required and nullable and issubclass(cls, RequestModel):
+                # A model requests share: an answer that leaves the field out decodes to
+                # NOT_GIVEN (and unstructures without it), as the annotation allows.
+                required, default = False, NOT_GIVEN
             fields.append(
                 _FieldPlan(a.name, wire, required, default, kind, nullable, resolver, setter)
             )
@@ -1287,6 +1306,16 @@ def _get(found: Any, key: str) -> Any:
     if type(found) is not dict:
         return _ABSENT
     return cast("dict[str, Any]", found).get(key, _ABSENT)
+
+
+def _scalar_hook(allowed: frozenset[type[Any]]) -> Hook:
+    def check(value: Any, parent: Any = None) -> Any:
+        if type(value) not in allowed:
+            names = " | ".join(sorted(t.__name__ for t in allowed))
+            raise TypeError(f"expected {names}, got {type(value).__name__}")
+        return value
+
+    return check
 
 
 def _located(hook: Hook, items: Iterable[tuple[Any, Any]], tp: Any) -> Exception:

@@ -348,6 +348,10 @@ def _field_lines(model: ir.ModelDef, field: ir.Field, mod: _Module) -> list[str]
             annot = _add_not_given(annot)
             mod.uses_not_given = True
             default = "NOT_GIVEN"
+        elif nullable:
+            # Required when sending; an answer that leaves it out decodes to NOT_GIVEN.
+            annot = _add_not_given(annot)
+            mod.uses_not_given = True
         check = _check_args(field)
         if check is not None:
             mod.base.add("check")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from attrs import frozen
 
+from .._types import NotGiven
 from ._base import RequestModel
 
 __all__ = ["BenefitCustomProperties"]
@@ -18,4 +19,4 @@ class BenefitCustomProperties(RequestModel):
     Optional fields left as `NOT_GIVEN` are not sent; `None` is sent as null.
     """
 
-    note: str | None
+    note: str | NotGiven | None

@@ -16,6 +16,7 @@ from typing import Any, Literal, TypeAlias
 
 from attrs import field, frozen
 
+from .._types import NotGiven
 from ._base import RequestModel, UnknownModel, tag, union
 from ._checks import check
 
@@ -53,7 +54,7 @@ class CustomerBenefitGrantDiscordPropertiesUpdate(RequestModel):
     Optional fields left as `NOT_GIVEN` are not sent; `None` is sent as null.
     """
 
-    account_id: str | None = field(validator=check("str", nullable=True))
+    account_id: str | NotGiven | None = field(validator=check("str", nullable=True))
 
 
 @frozen(kw_only=True, eq=False, repr=False, match_args=False, getstate_setstate=False)
@@ -95,7 +96,7 @@ class CustomerBenefitGrantGitHubRepositoryPropertiesUpdate(RequestModel):
     Optional fields left as `NOT_GIVEN` are not sent; `None` is sent as null.
     """
 
-    account_id: str | None = field(validator=check("str", nullable=True))
+    account_id: str | NotGiven | None = field(validator=check("str", nullable=True))
 
 
 @frozen(kw_only=True, eq=False, repr=False, match_args=False, getstate_setstate=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from attrs import field, frozen
 
+from .._types import NotGiven
 from ._base import RequestModel
 from ._checks import check
 
@@ -37,4 +38,4 @@ class S3FileUploadCompletedPart(RequestModel):
 
     number: int = field(validator=check("int"))
     checksum_etag: str = field(validator=check("str"))
-    checksum_sha256_base64: str | None = field(validator=check("str", nullable=True))
+    checksum_sha256_base64: str | NotGiven | None = field(validator=check("str", nullable=True))

@@ -162,7 +162,7 @@ def test_the_suite_checked_enough(tally: Tally) -> None:
     assert len(results) >= MIN_BODIES
     assert sum(r.unions_total for r in results) >= MIN_UNION_POSITIONS
     # the recordings exercise the tie-breaks, not only "one member validates" (fallbacks
-    # are exercised on purpose by test_oracle_catches_a_wrong_member and test_mutations)
+    # are exercised on purpose by test_oracle_catches_a_wrong_member and test_forward_compat)
     assert sum(r.tie_broken for r in results) >= 10
 
 
