@@ -77,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
             polar = Polar(server=args.server, timeout=args.timeout)
     except ConfigurationError as exc:
         return fail(EXIT_USAGE, str(exc))
+    if not polar.has_access_token:  # a client without one can only call public operations
+        return fail(EXIT_USAGE, "set POLAR_ACCESS_TOKEN to an organization access token")
     try:
         with polar:
             if args.customer_id is not None:

@@ -144,6 +144,9 @@ async def main(argv: list[str] | None = None) -> int:
     except ConfigurationError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if not polar.has_access_token:  # a client without one can only call public operations
+        print("error: set POLAR_ACCESS_TOKEN to an organization access token", file=sys.stderr)
+        return 2
     async with polar:
         report = await run_batch(polar, ids, concurrency=args.concurrency, external=args.external)
     print(report.summary())

@@ -13,10 +13,10 @@ from ._config import DEFAULT_TIMEOUT, ENV_TOKEN, SERVERS, ServerName
 from ._exceptions import ConfigurationError, InvalidRequestError
 from ._http import HTTPCore, as_timeout
 from ._retry import RetryPolicy
-from ._types import NOT_GIVEN, NotGivenOr, TimeoutTypes
-from .resources import AsyncCustomerSessions
+from ._types import NOT_GIVEN, NotGiven, NotGivenOr, TimeoutTypes
+from .resources import AsyncResources
 
-__all__ = ["AsyncPolar"]
+__all__ = ["AsyncPolar", "core_of"]
 
 DEFAULT_RETRY = RetryPolicy()
 """The policy `AsyncPolar` uses unless told otherwise."""
@@ -48,11 +48,17 @@ def _lean_transport_usable() -> bool:
     return not any(proxies.get(scheme) for scheme in _PROXY_SCHEMES)
 
 
-def _resolve_token(access_token: str | None) -> str:
-    token = access_token if access_token is not None else os.environ.get(ENV_TOKEN)
-    if token is None or not token.strip():
+def _resolve_token(access_token: str | None, *, from_env: bool = True) -> str | None:
+    """The token to send, or None for a client limited to public operations."""
+    token = access_token
+    if token is None and from_env:
+        token = os.environ.get(ENV_TOKEN)
+    if token is None:
+        return None
+    if not token.strip():
         raise ConfigurationError(
-            f"no access token: pass access_token=... or set the {ENV_TOKEN} environment variable"
+            "the access token is empty: pass access_token=..., set the "
+            f"{ENV_TOKEN} environment variable, or leave both out for public operations only"
         )
     token = token.strip()
     if not token.isascii() or not token.isprintable() or any(c.isspace() for c in token):
@@ -99,15 +105,18 @@ def _resolve_base_url(
     return SERVERS[name]
 
 
-class AsyncPolar:
+class AsyncPolar(AsyncResources):
     """Asynchronous client for the Polar API.
 
     Create one per application and share it: every call goes through one pooled
     `httpx.AsyncClient`. Use it as an async context manager, or call `aclose()` when done.
 
     Args:
-        access_token: an organization access token (`polar_oat_...`) or personal access token.
-            Defaults to the `POLAR_ACCESS_TOKEN` environment variable.
+        access_token: an organization (`polar_oat_...`) or personal (`polar_pat_...`) access
+            token, an OAuth access token, or a customer/member session token (`polar_cst_...`,
+            `polar_mst_...`) for the customer-portal operations. Defaults to the
+            `POLAR_ACCESS_TOKEN` environment variable; without either the client can call the
+            public operations only (the others raise `ConfigurationError` before sending).
         server: `"production"` (the default, https://api.polar.sh) or `"sandbox"`
             (https://sandbox-api.polar.sh).
         base_url: another API root, e.g. a local server; excludes `server`. Plain http is only
@@ -127,11 +136,8 @@ class AsyncPolar:
         allow_insecure_http: permit a plain-http `base_url` on a non-loopback host.
 
     Raises:
-        ConfigurationError: no token, an unusable token, or a bad server / base URL.
+        ConfigurationError: an unusable token, or a bad server / base URL.
     """
-
-    customer_sessions: AsyncCustomerSessions
-    """Create customer sessions (portal access for one customer)."""
 
     def __init__(
         self,
@@ -186,7 +192,6 @@ class AsyncPolar:
             retry=retry,
             max_in_flight=max_in_flight,
         )
-        self.customer_sessions = AsyncCustomerSessions(self._http)
 
     @property
     def base_url(self) -> str:
@@ -199,12 +204,43 @@ class AsyncPolar:
         return self._http.retry
 
     @property
+    def has_access_token(self) -> bool:
+        """Whether the client has a token (without one, only public operations work)."""
+        return self._http.has_token
+
+    @property
     def closed(self) -> bool:
         """Whether the client was closed."""
         return self._http.closed
 
     def __repr__(self) -> str:
         return f"AsyncPolar(base_url={self.base_url!r})"
+
+    def with_options(
+        self,
+        *,
+        access_token: str | NotGiven | None = NOT_GIVEN,
+        timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
+        retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+    ) -> AsyncPolar:
+        """A client with other settings that shares this one's connections.
+
+        For another credential (a customer session token for the portal operations, an
+        OAuth2 client's registration token, one organization's OAuth token) or other
+        defaults. Nothing new is opened and there is nothing to close: the view lives on this
+        client's pool, and `aclose()` on it does nothing. `access_token=None` makes a view
+        that sends no token (public operations only).
+        """
+        token: NotGivenOr[str | None] = NOT_GIVEN
+        if not isinstance(access_token, NotGiven):
+            token = _resolve_token(access_token, from_env=False)
+        try:
+            view = self._http.derive(token=token, timeout=timeout, retry=retry)
+        except InvalidRequestError as exc:
+            raise ConfigurationError(str(exc)) from None
+        clone = object.__new__(AsyncPolar)
+        clone._http = view
+        return clone
 
     async def aclose(self) -> None:
         """Close the connection pool (a caller-supplied `http_client` stays open)."""
@@ -220,3 +256,8 @@ class AsyncPolar:
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+def core_of(client: AsyncPolar) -> HTTPCore:
+    """The `HTTPCore` behind `client` (for the blocking client's caller)."""
+    return client._http  # pyright: ignore[reportPrivateUsage]

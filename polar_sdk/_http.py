@@ -19,8 +19,9 @@ import logging
 import math
 import threading
 import time
-from collections.abc import AsyncGenerator, Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+from urllib.parse import urlencode
 
 import httpx
 
@@ -35,6 +36,8 @@ from ._exceptions import (
     make_status_error,
     parse_retry_after,
 )
+from ._operation import Operation
+from ._results import AsyncPager, RawResponse
 from ._retry import NO_RETRY, RetryEvent, RetryPolicy
 from ._types import NOT_GIVEN, NotGivenOr, TimeoutTypes
 
@@ -46,6 +49,28 @@ if TYPE_CHECKING:
     from .models import ValidationError
 
 __all__ = ["HTTPCore", "as_timeout"]
+
+_CONTENT_TYPES: dict[str | None, str | None] = {
+    None: None,
+    "json": "application/json",
+    "form": "application/x-www-form-urlencoded",
+}
+
+
+def _form(data: Mapping[str, Any]) -> bytes:
+    """A form body from a dumped model: lists repeat their key, nulls are left out."""
+    pairs: list[tuple[str, str]] = []
+    for key, value in data.items():
+        values: list[Any] = value if isinstance(value, list) else [value]  # pyright: ignore[reportUnknownVariableType]
+        for item in values:
+            if item is None:
+                continue
+            if isinstance(item, bool):
+                pairs.append((key, "true" if item else "false"))
+            else:
+                pairs.append((key, str(item)))
+    return urlencode(pairs).encode("ascii")
+
 
 _T = TypeVar("_T")
 
@@ -114,7 +139,8 @@ class _LoopState:
 
         # An owned DirectClient: requests may skip httpx's client layer (see _send_direct).
         self.direct = client if owned and isinstance(client, DirectClient) else None
-        self.headers: dict[int, httpx.Headers] = {}  # ours merged over the client's, by id
+        # ours merged over the client's, keyed by our header items
+        self.headers: dict[tuple[tuple[str, str], ...], httpx.Headers] = {}
 
     def dead(self) -> bool:
         if self.closed:
@@ -136,11 +162,49 @@ async def _close_at_loop_end(state: _LoopState) -> AsyncGenerator[None, None]:
         await state.aclose()
 
 
+class _Shared:
+    """What every view of one client shares: loop states, the client factory, closing."""
+
+    __slots__ = (
+        "closed",
+        "current",
+        "hooks",
+        "lock",
+        "make_client",
+        "max_in_flight",
+        "states",
+        "urls",
+        "user_client",
+    )
+
+    def __init__(
+        self,
+        hooks: Hooks | None,
+        http_client: httpx.AsyncClient | None,
+        make_client: Callable[[], httpx.AsyncClient],
+        max_in_flight: int | None,
+    ) -> None:
+        self.hooks = hooks
+        self.user_client = http_client
+        self.make_client = make_client
+        self.max_in_flight = max_in_flight
+        self.closed = False
+        self.states: list[_LoopState] = []
+        self.current: _LoopState | None = None
+        self.lock = threading.Lock()
+        self.urls: dict[str, httpx.URL] = {}  # parsed request URLs, for DirectClient requests
+
+
 class HTTPCore:
     """Sends Polar requests with retries and turns answers into models or errors.
 
+    One `HTTPCore` is one view of a client: its token, timeout and retry policy. Views made
+    by `derive()` share the first one's connections and event-loop states (`_Shared`), so a
+    client per credential costs a few small objects and no pool.
+
     Args:
-        token: the bearer token; kept only inside prepared header dicts, never logged.
+        token: the bearer token, or `None` for a client that only calls public operations;
+            kept only inside prepared header dicts, never logged.
         base_url: scheme and host, without a trailing slash.
         hooks: the converter's hooks for bodies and answers (`None`: the SDK's shared ones,
             loaded on first use).
@@ -153,25 +217,19 @@ class HTTPCore:
 
     __slots__ = (
         "_base_url",
-        "_closed",
-        "_current",
-        "_headers",
-        "_hooks",
-        "_json_headers",
-        "_lock",
-        "_make_client",
-        "_max_in_flight",
+        "_header_sets",
+        "_owner",
+        "_raw",
         "_retry",
-        "_states",
+        "_shared",
         "_timeout",
-        "_urls",
-        "_user_client",
+        "_token",
     )
 
     def __init__(
         self,
         *,
-        token: str,
+        token: str | None,
         base_url: str,
         hooks: Hooks | None,
         timeout: NotGivenOr[TimeoutTypes],
@@ -180,28 +238,56 @@ class HTTPCore:
         retry: RetryPolicy | None,
         max_in_flight: int | None = None,
     ) -> None:
+        self._shared = _Shared(hooks, http_client, make_client, max_in_flight)
         self._base_url = base_url
-        self._hooks = hooks
-        self._headers = {
-            "Authorization": f"Bearer {token}",
-            "Polar-Version": POLAR_VERSION,
-            "User-Agent": USER_AGENT,
-            "Accept": "application/json",
-        }
-        self._json_headers = {**self._headers, "Content-Type": "application/json"}
-        self._closed = False
-        self._user_client = http_client
-        self._make_client = make_client
+        self._owner = True
+        self._raw = False
+        self._set_token(token)
         # Owned clients keep their timeout inside; a caller's client gets ours per request.
         self._timeout = (
             as_timeout(timeout) if http_client is not None and timeout is not NOT_GIVEN else None
         )
         self._retry = retry or NO_RETRY
-        self._max_in_flight = max_in_flight
-        self._states: list[_LoopState] = []
-        self._current: _LoopState | None = None
-        self._lock = threading.Lock()
-        self._urls: dict[str, httpx.URL] = {}  # parsed request URLs, for DirectClient requests
+
+    def _set_token(self, token: str | None) -> None:
+        self._token = token
+        public = {
+            "Polar-Version": POLAR_VERSION,
+            "User-Agent": USER_AGENT,
+            "Accept": "application/json",
+        }
+        private = public if token is None else {"Authorization": f"Bearer {token}", **public}
+        # (operation needs a token, body kind) -> the headers to send; fixed per view.
+        self._header_sets: dict[tuple[bool, str | None], dict[str, str]] = {}
+        for authorized, base in ((True, private), (False, public)):
+            for kind, content_type in _CONTENT_TYPES.items():
+                headers = dict(base)
+                if content_type is not None:
+                    headers["Content-Type"] = content_type
+                self._header_sets[(authorized, kind)] = headers
+
+    def derive(
+        self,
+        *,
+        token: NotGivenOr[str | None] = NOT_GIVEN,
+        timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
+        retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        raw: bool | None = None,
+    ) -> HTTPCore:
+        """A view with other settings on the same connections (closing it closes nothing)."""
+        view = object.__new__(HTTPCore)
+        view._shared = self._shared
+        view._base_url = self._base_url
+        view._owner = False
+        view._raw = self._raw if raw is None else raw
+        if token is NOT_GIVEN:
+            view._token = self._token
+            view._header_sets = self._header_sets
+        else:
+            view._set_token(token)
+        view._timeout = self._timeout if timeout is NOT_GIVEN else as_timeout(timeout)
+        view._retry = self._retry if retry is NOT_GIVEN else (retry or NO_RETRY)
+        return view
 
     def __repr__(self) -> str:
         return f"<HTTPCore base_url={self._base_url!r}>"
@@ -213,57 +299,74 @@ class HTTPCore:
 
     @property
     def closed(self) -> bool:
-        """Whether `aclose()` was called."""
-        return self._closed
+        """Whether `aclose()` was called on the client that owns the connections."""
+        return self._shared.closed
 
     @property
     def retry(self) -> RetryPolicy:
         """The default retry policy."""
         return self._retry
 
+    @property
+    def has_token(self) -> bool:
+        """Whether calls that need a token can be made."""
+        return self._token is not None
+
+    @property
+    def raw(self) -> bool:
+        """Whether calls give `RawResponse`s instead of parsed results."""
+        return self._raw
+
     # state per event loop ----------------------------------------------------------------
     async def _state(self) -> _LoopState:
+        shared = self._shared
         loop = _current_loop()
-        current = self._current
+        current = shared.current
         if current is not None and current.loop is loop and not current.closed:
             return current
-        with self._lock:  # loops in several threads may bind at once
-            if self._closed:
+        with shared.lock:  # loops in several threads may bind at once
+            if shared.closed:
                 raise ClientClosedError("this Polar client is closed; create a new one")
-            self._states = [s for s in self._states if not s.dead()]
-            for state in self._states:
+            shared.states = [s for s in shared.states if not s.dead()]
+            for state in shared.states:
                 if state.loop is loop:
-                    self._current = state
+                    shared.current = state
                     return state
             import anyio  # imported with the first request, not with the SDK
 
-            limiter = (
-                None if self._max_in_flight is None else anyio.CapacityLimiter(self._max_in_flight)
-            )
-            if self._user_client is None:
-                state = _LoopState(loop, self._make_client(), True, limiter)
+            limit = shared.max_in_flight
+            limiter = None if limit is None else anyio.CapacityLimiter(limit)
+            if shared.user_client is None:
+                state = _LoopState(loop, shared.make_client(), True, limiter)
             else:
-                state = _LoopState(loop, self._user_client, False, limiter)
-            self._states.append(state)
-            self._current = state
+                state = _LoopState(loop, shared.user_client, False, limiter)
+            shared.states.append(state)
+            shared.current = state
         guard = _close_at_loop_end(state)
         await guard.asend(None)  # runs to its `yield`: the loop now tracks it
         state.guard = guard
         return state
 
     async def aclose(self) -> None:
-        """Close owned connections (of the running loop; ended loops closed theirs)."""
-        with self._lock:
-            if self._closed:
+        """Close owned connections (of the running loop; ended loops closed theirs).
+
+        Only the client that made the connections closes them: on a view from `derive()`
+        this does nothing.
+        """
+        if not self._owner:
+            return
+        shared = self._shared
+        with shared.lock:
+            if shared.closed:
                 return
-            self._closed = True
+            shared.closed = True
             try:
                 loop: object | None = _current_loop()
             except Exception:  # not inside an event loop
                 loop = None
-            mine = [s for s in self._states if s.loop is loop and not s.closed]
-            self._states = [s for s in self._states if s.loop is not loop and not s.dead()]
-            self._current = None
+            mine = [s for s in shared.states if s.loop is loop and not s.closed]
+            shared.states = [s for s in shared.states if s.loop is not loop and not s.dead()]
+            shared.current = None
         for state in mine:
             if state.guard is not None:
                 await state.guard.aclose()  # its finally closes the client
@@ -273,7 +376,108 @@ class HTTPCore:
     def _closed_error(self) -> ClientClosedError:
         return ClientClosedError("this Polar client was closed while the call was running")
 
-    # requests ------------------------------------------------------------------------------
+    # calls ----------------------------------------------------------------------------------
+    async def call(
+        self,
+        op: Operation[_T],
+        path: Sequence[object],
+        query: Sequence[object],
+        request: object,
+        fields: Mapping[str, object] | None,
+        timeout: NotGivenOr[TimeoutTypes],
+        retry: NotGivenOr[RetryPolicy | None],
+    ) -> _T:
+        """Send one operation (with retries) and give its result (see `Operation`).
+
+        `path` holds the path parameters in order, `query` the query parameters in the
+        operation's order (`NOT_GIVEN` or `None`: not sent), `request`/`fields` the body as
+        a model or as keyword fields.
+        """
+        response = await self.send(op, path, query, request, fields, timeout, retry)
+        result: _T = self.result(op, response)
+        return result
+
+    def pager(
+        self,
+        op: Operation[Any],
+        path: Sequence[object],
+        query: Sequence[object],
+        timeout: NotGivenOr[TimeoutTypes],
+        retry: NotGivenOr[RetryPolicy | None],
+    ) -> AsyncPager[Any]:
+        """A list call's pager (on a raw view: an awaitable of the first page, raw)."""
+        if self._raw:
+            pager: AsyncPager[Any] = AsyncPager(
+                self.derive(raw=False), op, path, query, timeout, retry
+            )
+            return cast("AsyncPager[Any]", pager.raw())
+        return AsyncPager(self, op, path, query, timeout, retry)
+
+    def raw_view(self) -> HTTPCore:
+        """A view whose calls give `RawResponse`s (for `with_raw_response`)."""
+        return self.derive(raw=True)
+
+    async def send(
+        self,
+        op: Operation[Any],
+        path: Sequence[object],
+        query: Sequence[object],
+        request: object,
+        fields: Mapping[str, object] | None,
+        timeout: NotGivenOr[TimeoutTypes],
+        retry: NotGivenOr[RetryPolicy | None],
+    ) -> httpx.Response:
+        """Send one operation (with retries) and give its final answer, whatever the status."""
+        if self._shared.closed:
+            raise ClientClosedError("this Polar client is closed; create a new one")
+        authorized = op.auth == "token"
+        if authorized and self._token is None:
+            from ._config import ENV_TOKEN
+            from ._exceptions import ConfigurationError
+
+            raise ConfigurationError(
+                f"{op.id} ({op.method} {op.path}) needs an access token: pass access_token=... "
+                f"or set the {ENV_TOKEN} environment variable"
+            )
+        target = op.build_path(path)
+        if query:
+            text = op.build_query(query)
+            if text:
+                target = f"{target}?{text}"
+        content: bytes | None = None
+        kind: str | None = None
+        if op.body is not None:
+            body = op.build_body(request, fields)
+            if body is not None:
+                data = self._get_hooks().dump(body)
+                if op.body == "json":
+                    content = _json.dumps(data)
+                    kind = "json"
+                else:
+                    content = _form(data)
+                    kind = "form"
+        headers = self._header_sets[(authorized, kind)]
+        return await self._round_trip(op.method, target, content, headers, timeout, retry)
+
+    def result(self, op: Operation[Any], response: httpx.Response) -> Any:
+        """The call's result for `response`, or its error (raised)."""
+        status = response.status_code
+        if not 200 <= status < 300:
+            raise make_status_error(
+                response, polar_version=POLAR_VERSION, validation_detail=self._validation_detail
+            )
+        result = op.result_for(status)
+        value: Any = None
+        if result is not None:
+            if result.kind == "json":
+                if response.content or status in op.results:
+                    value = self._decode(response, result.type)
+            elif result.kind == "text":
+                value = response.text
+        if self._raw:
+            return RawResponse(response, value)
+        return value
+
     async def request(
         self,
         method: str,
@@ -285,15 +489,25 @@ class HTTPCore:
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
     ) -> _T:
-        """Send one call (with retries) and decode the expected answer into `response_type`."""
-        if self._closed:
-            raise ClientClosedError("this Polar client is closed; create a new one")
-        if body is None:
-            content = None
-            headers = self._headers
-        else:
-            content = _json.dumps(self._get_hooks().dump(body))
-            headers = self._json_headers
+        """Send a request outside the generated operations (tests and diagnostics)."""
+        content = None if body is None else _json.dumps(self._get_hooks().dump(body))
+        headers = self._header_sets[(self._token is not None, None if body is None else "json")]
+        response = await self._round_trip(method, path, content, headers, timeout, retry)
+        if response.status_code != expected_status:
+            raise make_status_error(
+                response, polar_version=POLAR_VERSION, validation_detail=self._validation_detail
+            )
+        return self._decode(response, response_type)
+
+    async def _round_trip(
+        self,
+        method: str,
+        path: str,
+        content: bytes | None,
+        headers: dict[str, str],
+        timeout: NotGivenOr[TimeoutTypes],
+        retry: NotGivenOr[RetryPolicy | None],
+    ) -> httpx.Response:
         policy = self._retry if retry is NOT_GIVEN else (retry or NO_RETRY)
         if timeout is not NOT_GIVEN:
             request_timeout: httpx.Timeout | None = as_timeout(timeout)
@@ -304,22 +518,16 @@ class HTTPCore:
         state = await self._state()
         limiter = state.limiter
         if limiter is None:
-            response = await self._send(
+            return await self._send(
                 state, method, path, content, headers, request_timeout, policy, deadline
             )
-        else:
-            await self._acquire(limiter, state, request_timeout, deadline, method, path, policy)
-            try:
-                response = await self._send(
-                    state, method, path, content, headers, request_timeout, policy, deadline
-                )
-            finally:
-                limiter.release()
-        if response.status_code != expected_status:
-            raise make_status_error(
-                response, polar_version=POLAR_VERSION, validation_detail=self._validation_detail
+        await self._acquire(limiter, state, request_timeout, deadline, method, path, policy)
+        try:
+            return await self._send(
+                state, method, path, content, headers, request_timeout, policy, deadline
             )
-        return self._decode(response, response_type)
+        finally:
+            limiter.release()
 
     async def _acquire(
         self,
@@ -374,7 +582,7 @@ class HTTPCore:
         started = time.monotonic()
         attempt = 0
         while True:
-            if self._closed or state.closed:
+            if self._shared.closed or state.closed:
                 raise self._closed_error()
             attempt += 1
             attempt_timeout: Any = timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT
@@ -418,7 +626,7 @@ class HTTPCore:
                     raise self._closed_error() from exc
                 raise
             except httpx.TransportError as exc:
-                if self._closed or state.closed:
+                if self._shared.closed or state.closed:
                     raise self._closed_error() from exc
                 if attempt < policy.max_attempts and policy.retries_exception(method, exc):
                     delay = policy.backoff(attempt)
@@ -470,16 +678,22 @@ class HTTPCore:
         header set; the rest is what build_request does for a client without base URL,
         params, cookies or auth.
         """
-        parsed = self._urls.get(url)
+        urls = self._shared.urls
+        parsed = urls.get(url)
         if parsed is None:
-            if len(self._urls) >= 256:  # paths with ids in them: keep the cache small
-                self._urls.clear()
-            parsed = self._urls[url] = httpx.URL(url)
-        merged = state.headers.get(id(headers))
+            if len(urls) >= 256:  # paths with ids in them: keep the cache small
+                urls.clear()
+            parsed = urls[url] = httpx.URL(url)
+        # Keyed by the headers themselves, never by id(): views come and go (one per request
+        # in some apps), and a reused id must not hand a call another view's Authorization.
+        key = tuple(headers.items())
+        merged = state.headers.get(key)
         if merged is None:
+            if len(state.headers) >= 64:  # many credentials: keep the cache small
+                state.headers.clear()
             merged = httpx.Headers(client.headers)
             merged.update(headers)
-            state.headers[id(headers)] = merged
+            state.headers[key] = merged
         effective = timeout if isinstance(timeout, httpx.Timeout) else client.timeout
         return httpx.Request(
             method,
@@ -562,11 +776,11 @@ class HTTPCore:
         return result
 
     def _get_hooks(self) -> Hooks:
-        hooks = self._hooks
+        hooks = self._shared.hooks
         if hooks is None:
             from ._converter import hooks as shared
 
-            hooks = self._hooks = shared()
+            hooks = self._shared.hooks = shared()
         return hooks
 
     def _validation_detail(self, items: list[Any]) -> list[ValidationError]:

@@ -50,7 +50,7 @@ async def test_close_while_calls_run_and_wait(faults: FaultServer) -> None:
         await polar.aclose()
     assert [type(o) for o in outcomes] == [ClientClosedError, ClientClosedError]
     assert len(faults.requests) <= 1  # the queued call never went out
-    assert polar._http._states == []
+    assert polar._http._shared.states == []
 
 
 @pytest.mark.anyio
@@ -127,13 +127,13 @@ def test_many_threads_bind_one_state_per_loop(faults: FaultServer) -> None:
     faults.default = respond(201, SESSION_BODY, delay=0.01)
     polar = AsyncPolar(TOKEN, base_url=faults.url, max_in_flight=2)
     made: list[object] = []
-    original = polar._http._make_client
+    original = polar._http._shared.make_client
 
     def counting() -> object:
         made.append(None)
         return original()
 
-    polar._http._make_client = counting  # type: ignore[assignment]
+    polar._http._shared.make_client = counting  # type: ignore[assignment]
     failures: list[BaseException] = []
 
     def worker() -> None:

@@ -157,8 +157,8 @@ async def test_request_model_bodies(model: Any, expected: dict[str, Any]) -> Non
     ("kwargs", "fragment"),
     [
         ({"customer_id": CUSTOMER, "external_customer_id": "usr_1"}, "not both"),
-        ({}, "name the customer"),
-        ({"return_url": "https://e.com"}, "name the customer"),
+        ({}, "pass one of customer_id=[.]+ or external_customer_id"),
+        ({"return_url": "https://e.com"}, "pass one of customer_id=[.]+ or external_customer_id"),
         (
             {"request": CustomerSessionCustomerIDCreate(customer_id=CUSTOMER), "member_id": MEMBER},
             "not both",
@@ -202,17 +202,25 @@ def test_request_models_validate_on_construction() -> None:
 def test_token_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("POLAR_ACCESS_TOKEN", TOKEN)
     polar = AsyncPolar()
-    assert polar._http._headers["Authorization"] == f"Bearer {TOKEN}"
+    assert polar._http._header_sets[(True, None)]["Authorization"] == f"Bearer {TOKEN}"
 
 
-@pytest.mark.parametrize("env", [None, "", "   "])
-def test_missing_token_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, env: str | None) -> None:
-    if env is None:
-        monkeypatch.delenv("POLAR_ACCESS_TOKEN", raising=False)
-    else:
-        monkeypatch.setenv("POLAR_ACCESS_TOKEN", env)
+@pytest.mark.parametrize("env", ["", "   "])
+def test_empty_token_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, env: str) -> None:
+    monkeypatch.setenv("POLAR_ACCESS_TOKEN", env)
     with pytest.raises(ConfigurationError, match="POLAR_ACCESS_TOKEN"):
         AsyncPolar()
+
+
+async def test_missing_token_fails_before_sending(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without a token the client exists, but an operation that needs one is refused."""
+    monkeypatch.delenv("POLAR_ACCESS_TOKEN", raising=False)
+    rec = Recorder()
+    async with AsyncPolar(http_client=httpx.AsyncClient(transport=httpx.MockTransport(rec))) as p:
+        with pytest.raises(ConfigurationError, match="POLAR_ACCESS_TOKEN") as info:
+            await p.customer_sessions.create(customer_id=CUSTOMER)
+        assert "customer-sessions:create" in str(info.value)
+    assert rec.requests == []
 
 
 def test_bad_token_characters_do_not_leak() -> None:
@@ -225,7 +233,7 @@ def test_bad_token_characters_do_not_leak() -> None:
 
 def test_surrounding_whitespace_is_stripped() -> None:
     polar = AsyncPolar(f"  {TOKEN}\n")
-    assert polar._http._headers["Authorization"] == f"Bearer {TOKEN}"
+    assert polar._http._header_sets[(True, "json")]["Authorization"] == f"Bearer {TOKEN}"
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import inspect
 import json
 import os
@@ -26,7 +27,6 @@ import pytest
 
 from polar_sdk import AsyncPolar, Polar
 from polar_sdk._portal import PortalCore
-from polar_sdk._sync import CustomerSessions
 from polar_sdk.errors import (
     APIConnectionError,
     BlockingUsageError,
@@ -193,7 +193,7 @@ def test_with_block_starts_the_portal_and_closes_on_exit(fake_api: FakePolarAPI)
 def test_configuration_errors_surface_in_the_constructor(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.delenv("POLAR_ACCESS_TOKEN", raising=False)
+    monkeypatch.setenv("POLAR_ACCESS_TOKEN", "  ")
     before = set(portal_threads())
     with pytest.raises(ConfigurationError, match="POLAR_ACCESS_TOKEN"):
         Polar()
@@ -569,34 +569,63 @@ class socket_bound_and_closed:
 # mirror ----------------------------------------------------------------------------------------
 
 
+def _groups(client: object, path: tuple[str, ...] = ()) -> dict[tuple[str, ...], object]:
+    """Every resource object reachable from `client` (nested groups included), by path."""
+    found: dict[tuple[str, ...], object] = {}
+    owner = type(client)
+    for name in dir(owner):
+        if name.startswith("_") or name == "with_raw_response":
+            continue
+        if isinstance(inspect.getattr_static(owner, name), functools.cached_property):
+            group = getattr(client, name)
+            found[(*path, name)] = group
+            found.update(_groups(group, (*path, name)))
+    return found
+
+
+def _methods(group: object) -> dict[str, Any]:
+    return {
+        n: m
+        for n, m in vars(type(group)).items()
+        if callable(m) and not n.startswith("_") and not isinstance(m, functools.cached_property)
+    }
+
+
 def test_polar_mirrors_async_polar_signatures_and_docstrings() -> None:
     assert inspect.signature(Polar.__init__) == inspect.signature(AsyncPolar.__init__)
-    async_resources = {
-        name: cls
-        for name, cls in inspect.get_annotations(AsyncPolar).items()
-        if isinstance(cls, str) and cls.startswith("Async")
-    }
-    sync_resources = inspect.get_annotations(Polar)
-    assert set(sync_resources) == set(async_resources)
-    import polar_sdk._sync as sync_package
-    import polar_sdk.resources as async_package
-
-    for attr, async_name in async_resources.items():
-        async_cls = getattr(async_package, async_name)
-        sync_cls = getattr(sync_package, sync_resources[attr])
-        async_methods = {
-            n for n, m in vars(async_cls).items() if callable(m) and not n.startswith("_")
-        }
-        sync_methods = {
-            n for n, m in vars(sync_cls).items() if callable(m) and not n.startswith("_")
-        }
-        assert sync_methods == async_methods
-        for name in async_methods:
-            a, s = getattr(async_cls, name), getattr(sync_cls, name)
-            assert inspect.iscoroutinefunction(a) and not inspect.iscoroutinefunction(s)
-            assert inspect.signature(s) == inspect.signature(a), name
-            assert s.__doc__ == a.__doc__, name
-    assert CustomerSessions.create.__doc__ == AsyncPolar(TOKEN).customer_sessions.create.__doc__
+    assert inspect.signature(Polar.with_options).parameters.keys() == (
+        inspect.signature(AsyncPolar.with_options).parameters.keys()
+    )
+    polar = Polar(TOKEN)
+    apolar = AsyncPolar(TOKEN)
+    sync_groups = _groups(polar)
+    async_groups = _groups(apolar)
+    assert set(sync_groups) == set(async_groups)
+    assert len(async_groups) >= 40  # 27 top-level groups and their nested ones
+    operations = 0
+    for path, async_group in async_groups.items():
+        sync_group = sync_groups[path]
+        async_methods, sync_methods = _methods(async_group), _methods(sync_group)
+        assert set(sync_methods) == set(async_methods), path
+        for name, a in async_methods.items():
+            s = sync_methods[name]
+            operations += 1
+            assert not inspect.iscoroutinefunction(s), (path, name)
+            a_params = inspect.signature(a).parameters
+            s_params = inspect.signature(s).parameters
+            assert list(a_params) == list(s_params), (path, name)
+            for param in a_params:
+                assert a_params[param].default == s_params[param].default, (path, name, param)
+                assert a_params[param].kind == s_params[param].kind, (path, name, param)
+            # Docstrings are written for each world: no await, aclose or async for here.
+            doc = s.__doc__ or ""
+            assert doc.splitlines()[0] == (a.__doc__ or "").splitlines()[0]
+            for word in ("await", "aclose", "async for"):
+                assert word not in doc, (path, name, word)
+        raw_async, raw_sync = async_group.with_raw_response, sync_group.with_raw_response  # type: ignore[attr-defined]
+        assert set(vars(raw_async)) == set(vars(raw_sync)) == set(async_methods)
+    assert operations == 186
+    polar.close()
 
 
 # the portal's iterator support (used by generated methods for async generators) ----------------

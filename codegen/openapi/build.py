@@ -59,6 +59,29 @@ def apply_overlay(spec: JSON, overlay: Overlay) -> JSON:
     """A copy of `spec` with the overlay's schema patches applied (what the IR is built from)."""
     spec = copy.deepcopy(spec)
     schemas: JSON = spec["components"]["schemas"]
+    for name, schema in overlay.extra_schemas.items():
+        if name in schemas:
+            raise BuildError(f"overlay adds schema {name}, which the spec already has")
+        schemas[name] = copy.deepcopy(schema)
+    operations = {
+        op["operationId"]: op
+        for item in spec["paths"].values()
+        for method, op in item.items()
+        if method in _METHODS
+    }
+    for op_id, answers in overlay.response_patches.items():
+        if op_id not in operations:
+            raise BuildError(f"overlay patches unknown operation {op_id}")
+        responses = operations[op_id]["responses"]
+        for status, schema_name in answers.items():
+            if schema_name is None:
+                responses.pop(str(status), None)
+                continue
+            ref = {"$ref": f"#/components/schemas/{schema_name}"}
+            responses[str(status)] = {
+                "description": "(overlay)",
+                "content": {"application/json": {"schema": ref}},
+            }
     for name, patch in overlay.schema_patches.items():
         if name not in schemas:
             raise BuildError(f"overlay patches unknown schema {name}")
@@ -578,8 +601,12 @@ class _Builder:
         for param in merged.values():
             location = param["in"]
             style = param.get("style", "simple" if location in ("path", "header") else "form")
+            schema = param.get("schema", {})
+            branches = [b for b in schema.get("anyOf", [schema]) if not _is_null(b)]
+            scalar = next((b for b in branches if b.get("type") not in ("array", None)), None)
             params.append(
                 ir.Param(
+                    constraints=_constraints(scalar) if scalar is not None else ir.Constraints(),
                     name=param["name"],
                     py_name=names.field_name(param["name"]),
                     location=location,
@@ -623,6 +650,10 @@ class _Builder:
             pagination = "page"
         elif pagination_info:
             pagination = "cursor"
+        elif {"page", "limit"} <= {p.name for p in params if p.location == "query"} and any(
+            self._is_page_answer(r.type) for r in responses
+        ):
+            pagination = "page"  # events:list: an undeclared page/limit list
         return ir.Operation(
             operation_id=op_id,
             method=method.upper(),
@@ -640,6 +671,14 @@ class _Builder:
             deprecated=bool(op.get("deprecated")),
             summary=op.get("summary", ""),
         )
+
+    def _is_page_answer(self, tp: ir.TypeExpr | None) -> bool:
+        if not isinstance(tp, ir.Named):
+            return False
+        if tp.name in (PAGE, CURSOR_PAGE):
+            return True
+        union = self.unions.get(tp.name)
+        return union is not None and all(m.name in (PAGE, CURSOR_PAGE) for m in union.members)
 
     def _body_type(self, op: JSON, where: str) -> ir.Body | None:
         body = op.get("requestBody")

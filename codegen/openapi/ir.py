@@ -274,6 +274,7 @@ class Param:
     style: str = "form"
     explode: bool = True
     deprecated: bool = False
+    constraints: Constraints = Constraints()
 
 
 @frozen

@@ -12,6 +12,8 @@ from typing import Any
 
 __all__ = [
     "CONTEXT_UNIONS",
+    "EXTRA_SCHEMAS",
+    "RESPONSE_PATCHES",
     "SCHEMA_PATCHES",
     "SECRET_FIELDS",
     "UNION_NAMES",
@@ -134,6 +136,49 @@ SECRET_FIELDS: frozenset[str] = frozenset(
 )
 
 
+# -- operations whose answers the spec leaves empty or gets wrong -----------------------------
+# Dynamic client registration (RFC 7591/7592) is declared with an empty 200 schema; the server
+# answers 201 on registration (api/oauth2/clients_create_201_with_org_token.json) and 200 on
+# read/update, with the client's configuration plus its credentials. The schema below lists
+# the fields the recorded answers carry; the credentials are secrets (hidden from repr).
+_URIS = {"type": "array", "items": {"type": "string"}}
+_TEXT = {"type": "string"}
+_OPTIONAL_TEXT = {"anyOf": [{"type": "string"}, {"type": "null"}]}
+EXTRA_SCHEMAS: dict[str, dict[str, Any]] = {
+    "OAuth2ClientRegistration": {
+        "type": "object",
+        "title": "OAuth2ClientRegistration",
+        "properties": {
+            "client_id": _TEXT,
+            "client_secret": _TEXT,
+            "client_id_issued_at": {"type": "integer"},
+            "client_secret_expires_at": {"type": "integer"},
+            "registration_client_uri": _TEXT,
+            "registration_access_token": _TEXT,
+            "redirect_uris": _URIS,
+            "token_endpoint_auth_method": _TEXT,
+            "grant_types": _URIS,
+            "response_types": _URIS,
+            "scope": _TEXT,
+            "client_name": _TEXT,
+            "client_uri": _OPTIONAL_TEXT,
+            "logo_uri": _OPTIONAL_TEXT,
+            "tos_uri": _OPTIONAL_TEXT,
+            "policy_uri": _OPTIONAL_TEXT,
+            "default_sub_type": _OPTIONAL_TEXT,
+        },
+        "required": ["client_id", "redirect_uris", "client_name"],
+    },
+}
+
+# operationId -> {status: schema name, or None to drop a status the server never sends}.
+RESPONSE_PATCHES: dict[str, dict[int, str | None]] = {
+    "oauth2:clients:oauth2:create_client": {200: None, 201: "OAuth2ClientRegistration"},
+    "oauth2:clients:oauth2:get_client": {200: "OAuth2ClientRegistration"},
+    "oauth2:clients:oauth2:update_client": {200: "OAuth2ClientRegistration"},
+}
+
+
 class Overlay:
     """The tables above, as one object the builder takes (tests pass their own)."""
 
@@ -144,11 +189,15 @@ class Overlay:
         context_unions: dict[str, tuple[tuple[str, ...], dict[str, str]]] | None = None,
         union_names: dict[str, str] | None = None,
         secret_fields: frozenset[str] | None = None,
+        extra_schemas: dict[str, dict[str, Any]] | None = None,
+        response_patches: dict[str, dict[int, str | None]] | None = None,
     ) -> None:
         self.schema_patches = schema_patches or {}
         self.context_unions = context_unions or {}
         self.union_names = union_names or {}
         self.secret_fields = secret_fields or frozenset()
+        self.extra_schemas = extra_schemas or {}
+        self.response_patches = response_patches or {}
 
     @classmethod
     def polar(cls) -> Overlay:
@@ -158,4 +207,6 @@ class Overlay:
             context_unions=CONTEXT_UNIONS,
             union_names=UNION_NAMES,
             secret_fields=SECRET_FIELDS,
+            extra_schemas=EXTRA_SCHEMAS,
+            response_patches=RESPONSE_PATCHES,
         )

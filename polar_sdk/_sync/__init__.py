@@ -3,6 +3,5 @@
 """The blocking facade over the async core (generated; see codegen/sync_facade.py)."""
 
 from ._client import Polar
-from .customer_sessions import CustomerSessions
 
-__all__ = ["CustomerSessions", "Polar"]
+__all__ = ["Polar"]

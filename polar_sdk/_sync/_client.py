@@ -9,17 +9,18 @@ from types import TracebackType
 
 import httpx
 
-from .._client import DEFAULT_MAX_IN_FLIGHT, DEFAULT_RETRY, AsyncPolar
+from .._client import DEFAULT_MAX_IN_FLIGHT, DEFAULT_RETRY, AsyncPolar, core_of
 from .._config import ServerName
 from .._portal import PortalCore
+from .._resource import BlockingCaller
 from .._retry import RetryPolicy
-from .._types import NOT_GIVEN, NotGivenOr, TimeoutTypes
-from .customer_sessions import CustomerSessions
+from .._types import NOT_GIVEN, NotGiven, NotGivenOr, TimeoutTypes
+from .resources import Resources
 
 __all__ = ["Polar"]
 
 
-class Polar:
+class Polar(Resources):
     """Blocking client for the Polar API: a generated mirror of `AsyncPolar`.
 
     Every method blocks until its answer arrives. Calls run on one private event-loop thread
@@ -30,8 +31,11 @@ class Polar:
     `BlockingUsageError`. After `os.fork()` the child gets its own thread and pool.
 
     Args:
-        access_token: an organization access token (`polar_oat_...`) or personal access token.
-            Defaults to the `POLAR_ACCESS_TOKEN` environment variable.
+        access_token: an organization (`polar_oat_...`) or personal (`polar_pat_...`) access
+            token, an OAuth access token, or a customer/member session token (`polar_cst_...`,
+            `polar_mst_...`) for the customer-portal operations. Defaults to the
+            `POLAR_ACCESS_TOKEN` environment variable; without either the client can call the
+            public operations only (the others raise `ConfigurationError` before sending).
         server: `"production"` (the default, https://api.polar.sh) or `"sandbox"`
             (https://sandbox-api.polar.sh).
         base_url: another API root, e.g. a local server; excludes `server`. Plain http is only
@@ -51,11 +55,8 @@ class Polar:
         allow_insecure_http: permit a plain-http `base_url` on a non-loopback host.
 
     Raises:
-        ConfigurationError: no token, an unusable token, or a bad server / base URL.
+        ConfigurationError: an unusable token, or a bad server / base URL.
     """
-
-    customer_sessions: CustomerSessions
-    """Create customer sessions (portal access for one customer)."""
 
     def __init__(
         self,
@@ -85,10 +86,9 @@ class Polar:
             ),
             owns_transport=http_client is None,
         )
-        self.customer_sessions = CustomerSessions(
-            self._core,
-            lambda client: client.customer_sessions,
-        )
+        self._owner = True
+        core = self._core
+        self._caller = BlockingCaller(core, lambda: core_of(core.client))
 
     @property
     def base_url(self) -> str:
@@ -101,9 +101,36 @@ class Polar:
         return self._core.client.retry
 
     @property
+    def has_access_token(self) -> bool:
+        """Whether the client has a token (without one, only public operations work)."""
+        return self._core.client.has_access_token
+
+    @property
     def closed(self) -> bool:
         """Whether `close()` was called."""
         return self._core.closed
+
+    def with_options(
+        self,
+        *,
+        access_token: str | NotGiven | None = NOT_GIVEN,
+        timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
+        retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+    ) -> Polar:
+        """A client with other settings that shares this one's thread and connections.
+
+        For another credential (a customer session token for the portal operations, an
+        OAuth2 client's registration token, one organization's OAuth token) or other
+        defaults. Nothing new is started and there is nothing to close: `close()` on the
+        view does nothing. `access_token=None` makes a view that sends no token.
+        """
+        clone = object.__new__(Polar)
+        clone._core = self._core
+        clone._owner = False
+        clone._caller = self._caller.with_options(
+            access_token=access_token, timeout=timeout, retry=retry
+        )
+        return clone
 
     def __repr__(self) -> str:
         return f"Polar(base_url={self.base_url!r})"
@@ -111,9 +138,11 @@ class Polar:
     def close(self) -> None:
         """Close the connection pool and stop the client's event-loop thread.
 
-        A caller-supplied `http_client` stays open. Calling `close()` again does nothing.
+        A caller-supplied `http_client` stays open. Calling `close()` again does nothing, and
+        so does calling it on a view from `with_options()`.
         """
-        self._core.close()
+        if self._owner:
+            self._core.close()
 
     def __enter__(self) -> Polar:
         self._core.start()

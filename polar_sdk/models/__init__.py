@@ -672,6 +672,7 @@ if TYPE_CHECKING:
     from ._o_auth2_client import OAuth2Client
     from ._o_auth2_client_configuration import OAuth2ClientConfiguration
     from ._o_auth2_client_configuration_update import OAuth2ClientConfigurationUpdate
+    from ._o_auth2_client_registration import OAuth2ClientRegistration
     from ._oauth2_consent_body import Oauth2ConsentBody
     from ._oidc_configuration import (
         OIDCConfiguration,
@@ -1719,6 +1720,7 @@ __all__ = [
     "OAuth2ClientConfiguration",
     "OAuth2ClientConfigurationUpdate",
     "OAuth2ClientPublic",
+    "OAuth2ClientRegistration",
     "OAuthAccountRead",
     "OAuthPlatform",
     "OIDCAuthMethod",
@@ -2775,6 +2777,7 @@ _MODULES: dict[str, str] = {
     "OAuth2ClientConfiguration": "_o_auth2_client_configuration",
     "OAuth2ClientConfigurationUpdate": "_o_auth2_client_configuration_update",
     "OAuth2ClientPublic": "_response_oauth2_authorize",
+    "OAuth2ClientRegistration": "_o_auth2_client_registration",
     "OAuthAccountRead": "_user_read",
     "OAuthPlatform": "_user_read",
     "OIDCAuthMethod": "_oidc_configuration_read",

@@ -37,10 +37,17 @@ def test_committed_generated_files_are_exactly_what_the_generator_writes(
     stale = [name for name, text in fresh.items() if committed[name] != text]
     assert stale == [], f"stale generated files (run `nox -s generate`): {stale[:10]}"
     assert len(fresh) > 400  # every model module, the lazy index and the sync facade
+    # every group of operations in both worlds, and the operation list
+    assert len([n for n in fresh if n.startswith("polar_sdk/resources/")]) == 28
+    assert len([n for n in fresh if n.startswith("polar_sdk/_sync/resources/")]) == 28
+    assert generate.API_DOC in fresh
 
 
 def test_every_generated_file_has_the_banner_and_parses(fresh: dict[str, str]) -> None:
     for name, text in fresh.items():
+        if name == generate.API_DOC:
+            assert text.split("\n", 1)[0] == generate.DOC_BANNER
+            continue
         assert text.split("\n", 1)[0] in generate.BANNERS, name
         ast.parse(text, filename=name)
 
