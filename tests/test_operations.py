@@ -11,7 +11,6 @@ SDK's own client and a caller's httpx client.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import parse_qsl
@@ -77,8 +76,8 @@ def query(seen: Any) -> list[tuple[str, str]]:
 
 
 @pytest.fixture
-def api(fake_api: FakePolarAPI) -> Iterator[FakePolarAPI]:
-    yield fake_api
+def api(fake_api: FakePolarAPI) -> FakePolarAPI:
+    return fake_api
 
 
 def client(api: FakePolarAPI, **kwargs: Any) -> AsyncPolar:
@@ -135,10 +134,14 @@ async def test_an_error_mid_way_raises_where_iteration_reaches_it(api: FakePolar
     api.reply(200, page_body(2, 2, 6))
     api.reply(500, raw=b"Internal Server Error", headers={"content-type": "text/plain"})
     got: list[str] = []
+
+    async def walk(polar: AsyncPolar) -> None:
+        async for item in polar.customers.list(limit=2):
+            got.append(item.id)
+
     async with client(api) as polar:
         with pytest.raises(ServerError, match="500"):
-            async for item in polar.customers.list(limit=2):
-                got.append(item.id)
+            await walk(polar)
     assert len(got) == 4
 
 
@@ -290,7 +293,6 @@ async def test_path_parameters_are_percent_encoded(api: FakePolarAPI) -> None:
 async def test_query_lists_metadata_booleans_and_datetimes(api: FakePolarAPI) -> None:
     api.reply(200, page_body(1, 10, 0))
     api.reply(200, {"items": [], "pagination": {"total_count": 0, "max_page": 0}})
-    since = datetime(2026, 11, 1, tzinfo=timezone.utc)
     async with client(api) as polar:
         await polar.customers.list(
             sorting=["-created_at", "email"],
@@ -303,7 +305,6 @@ async def test_query_lists_metadata_booleans_and_datetimes(api: FakePolarAPI) ->
             await polar.customers.list(limit=0)
         with pytest.raises(InvalidRequestError, match="timezone-aware"):
             await polar.events.list(start_timestamp=datetime(2026, 11, 1))
-        await polar.events.list(start_timestamp=since, limit=1).raw() if False else None
     assert query(api.requests[0]) == sorted(
         [
             ("sorting", "-created_at"),
