@@ -13,9 +13,12 @@ Every error the SDK raises on purpose derives from `PolarError`::
     └── APIException                the server answered with a status the operation does not expect
         ├── BadRequestError             400
         ├── AuthenticationError         401
+        ├── PaymentRequiredError        402 (a payment failed, e.g. a subscription upgrade)
         ├── PermissionDeniedError       403
         ├── NotFoundError               404
         ├── ConflictError               409
+        ├── GoneError                   410
+        ├── PreconditionFailedError     412
         ├── HTTPValidationError         422, with a typed `detail` list
         ├── RateLimitError              429, with `retry_after`
         └── ServerError                 5xx
@@ -53,11 +56,14 @@ __all__ = [
     "ClientClosedError",
     "ConfigurationError",
     "ConflictError",
+    "GoneError",
     "HTTPValidationError",
     "InvalidRequestError",
     "NotFoundError",
+    "PaymentRequiredError",
     "PermissionDeniedError",
     "PolarError",
+    "PreconditionFailedError",
     "RateLimitError",
     "ResponseDecodeError",
     "ServerError",
@@ -165,6 +171,10 @@ class AuthenticationError(APIException):
     """401: the access token is missing, malformed, unknown, expired or revoked."""
 
 
+class PaymentRequiredError(APIException):
+    """402: the action needed a payment that failed (`exc.error` is often `"PaymentFailed"`)."""
+
+
 class PermissionDeniedError(APIException):
     """403: the token lacks a scope, or the action is not permitted for this object."""
 
@@ -175,6 +185,14 @@ class NotFoundError(APIException):
 
 class ConflictError(APIException):
     """409: the request conflicts with the current state of an object."""
+
+
+class GoneError(APIException):
+    """410: the object existed but is no longer available."""
+
+
+class PreconditionFailedError(APIException):
+    """412: the object is not in the state the action requires."""
 
 
 class HTTPValidationError(APIException):
@@ -203,9 +221,12 @@ class ServerError(APIException):
 _STATUS_ERRORS: dict[int, type[APIException]] = {
     400: BadRequestError,
     401: AuthenticationError,
+    402: PaymentRequiredError,
     403: PermissionDeniedError,
     404: NotFoundError,
     409: ConflictError,
+    410: GoneError,
+    412: PreconditionFailedError,
     422: HTTPValidationError,
     429: RateLimitError,
 }
@@ -265,7 +286,8 @@ def _message(response: httpx.Response, data: Any, polar_version: str) -> str:
     status = response.status_code
     request = response.request
     head = f"{status} {response.reason_phrase or 'Error'}".rstrip()
-    where = f" ({request.method} {request.url.path})"
+    shown = request.extensions.get("polar_sdk.path") or request.url.path
+    where = f" ({request.method} {shown})"
     error, detail = _error_fields(data)
     explanation: str | None = None
     if isinstance(detail, list):

@@ -457,11 +457,16 @@ class HTTPCore:
                     content = _form(data)
                     kind = "form"
         headers = self._header_sets[(authorized, kind)]
-        return await self._round_trip(op.method, target, content, headers, timeout, retry)
+        # Logs and messages name the path, never the query string (filters can hold emails
+        # or tokens), and only the template when a path parameter is a secret.
+        label = op.path if op.secret_path else target.partition("?")[0]
+        return await self._round_trip(op.method, target, content, headers, timeout, retry, label)
 
     def result(self, op: Operation[Any], response: httpx.Response) -> Any:
         """The call's result for `response`, or its error (raised)."""
         status = response.status_code
+        if op.secret_path:  # error messages name the template, not the secret
+            response.request.extensions["polar_sdk.path"] = op.path
         if not 200 <= status < 300:
             raise make_status_error(
                 response, polar_version=POLAR_VERSION, validation_detail=self._validation_detail
@@ -492,7 +497,7 @@ class HTTPCore:
         """Send a request outside the generated operations (tests and diagnostics)."""
         content = None if body is None else _json.dumps(self._get_hooks().dump(body))
         headers = self._header_sets[(self._token is not None, None if body is None else "json")]
-        response = await self._round_trip(method, path, content, headers, timeout, retry)
+        response = await self._round_trip(method, path, content, headers, timeout, retry, path)
         if response.status_code != expected_status:
             raise make_status_error(
                 response, polar_version=POLAR_VERSION, validation_detail=self._validation_detail
@@ -507,7 +512,9 @@ class HTTPCore:
         headers: dict[str, str],
         timeout: NotGivenOr[TimeoutTypes],
         retry: NotGivenOr[RetryPolicy | None],
+        label: str,
     ) -> httpx.Response:
+        """Send with retries; `label` names the request in logs and messages (no query)."""
         policy = self._retry if retry is NOT_GIVEN else (retry or NO_RETRY)
         if timeout is not NOT_GIVEN:
             request_timeout: httpx.Timeout | None = as_timeout(timeout)
@@ -519,12 +526,12 @@ class HTTPCore:
         limiter = state.limiter
         if limiter is None:
             return await self._send(
-                state, method, path, content, headers, request_timeout, policy, deadline
+                state, method, path, content, headers, request_timeout, policy, deadline, label
             )
-        await self._acquire(limiter, state, request_timeout, deadline, method, path, policy)
+        await self._acquire(limiter, state, request_timeout, deadline, method, label, policy)
         try:
             return await self._send(
-                state, method, path, content, headers, request_timeout, policy, deadline
+                state, method, path, content, headers, request_timeout, policy, deadline, label
             )
         finally:
             limiter.release()
@@ -575,10 +582,12 @@ class HTTPCore:
         timeout: httpx.Timeout | None,
         policy: RetryPolicy,
         deadline: float | None,
+        label: str,
     ) -> httpx.Response:
         """Send until a final answer: the expected one, or one not worth retrying."""
         client = state.client
         url = self._base_url + path
+        path = label  # from here on `path` only names the request
         started = time.monotonic()
         attempt = 0
         while True:

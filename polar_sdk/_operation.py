@@ -92,6 +92,8 @@ class Operation(Generic[_T]):
         pagination: `"page"` for page/limit lists (`has_next_page` or `max_page` say whether
             another page exists).
         scopes: the token scopes the operation needs (for messages).
+        secret_path: a path parameter is a credential (a checkout's client secret, an
+            invitation token): logs and messages show the path template instead.
     """
 
     __slots__ = (
@@ -110,6 +112,7 @@ class Operation(Generic[_T]):
         "query",
         "results",
         "scopes",
+        "secret_path",
         "static_path",
     )
 
@@ -128,6 +131,7 @@ class Operation(Generic[_T]):
         auth: Auth = "token",
         pagination: Literal["page"] | None = None,
         scopes: tuple[str, ...] = (),
+        secret_path: bool = False,
     ) -> None:
         self.id = id
         self.method = method
@@ -142,6 +146,7 @@ class Operation(Generic[_T]):
         self.auth = auth
         self.pagination = pagination
         self.scopes = scopes
+        self.secret_path = secret_path
         self._pieces = _PARAM.split(path)
         self.static_path = path if not path_params else None
         self.page_index = next((i for i, q in enumerate(query) if q.name == "page"), None)

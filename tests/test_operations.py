@@ -452,3 +452,19 @@ async def test_owned_and_caller_clients_send_the_same_requests(api: FakePolarAPI
         b_headers = {k: v for k, v in b.headers.items() if k not in drop}
         assert a_headers == b_headers
     assert json.loads(ours[1].body) == {"email": "a@example.com", "metadata": {"n": 1}}
+
+
+async def test_secret_path_parameters_stay_out_of_messages_and_logs(
+    api: FakePolarAPI, caplog: pytest.LogCaptureFixture
+) -> None:
+    secret = "polar_c_clientSecretThatMustNotLeak0000000000"
+    api.reply(404, {"error": "ResourceNotFound", "detail": "Not found"})
+    caplog.set_level("DEBUG", logger="polar_sdk")
+    async with AsyncPolar(base_url=api.url, access_token=None, retry=None) as polar:
+        with pytest.raises(NotFoundError) as info:
+            await polar.checkouts.client_get(secret)
+    assert api.requests[0].path == f"/v1/checkouts/client/{secret}"
+    assert "/v1/checkouts/client/{client_secret}" in str(info.value)
+    assert secret not in str(info.value) + repr(info.value)
+    assert caplog.records  # the call was logged ...
+    assert secret not in caplog.text  # ... without the secret

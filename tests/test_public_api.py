@@ -31,11 +31,14 @@ EXPECTED = {
         "ClientClosedError",
         "ConfigurationError",
         "ConflictError",
+        "GoneError",
         "HTTPValidationError",
         "InvalidRequestError",
         "NotFoundError",
+        "PaymentRequiredError",
         "PermissionDeniedError",
         "PolarError",
+        "PreconditionFailedError",
         "RateLimitError",
         "ResponseDecodeError",
         "ServerError",
@@ -109,6 +112,9 @@ def test_every_sdk_error_derives_from_polar_error() -> None:
         "ServerError",
         "HTTPValidationError",
         "BadRequestError",
+        "PaymentRequiredError",
+        "GoneError",
+        "PreconditionFailedError",
     ):
         assert issubclass(getattr(errors, name), errors.APIException), name
 

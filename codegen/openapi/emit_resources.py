@@ -17,6 +17,7 @@ scopes, result, declared errors, the API reference page), separately for each wo
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -40,6 +41,7 @@ _ERRORS = {
     429: "RateLimitError",
 }
 _RESERVED = {"self", "request", "timeout", "retry"}
+_SECRET = re.compile(r"(^|_)(token|secret|key)$")
 _CALL_OPTIONS = (
     "timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN",
     "retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN",
@@ -343,6 +345,8 @@ class _Op:
             args.append('pagination="page"')
         if op.scopes:
             args.append("scopes=(" + "".join(f"{json.dumps(s)}, " for s in op.scopes) + ")")
+        if any(_SECRET.search(p.name) for p in self.path_params):
+            args.append("secret_path=True")
         head = f"{self.const}: Operation[{self.result_for_constant()}] = Operation("
         return [head, *[f"    {a}," for a in args], ")"]
 

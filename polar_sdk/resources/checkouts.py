@@ -100,6 +100,7 @@ OP_CLIENT_GET: Operation[CheckoutPublic] = Operation(
     path_params=(("client_secret", check("str")),),
     results={200: Result("json", lambda: _m.CheckoutPublic)},
     auth="none",
+    secret_path=True,
 )
 
 OP_CLIENT_UPDATE: Operation[CheckoutPublic] = Operation(
@@ -111,6 +112,7 @@ OP_CLIENT_UPDATE: Operation[CheckoutPublic] = Operation(
     body_type=lambda: _m.CheckoutUpdatePublic,
     results={200: Result("json", lambda: _m.CheckoutPublic)},
     auth="none",
+    secret_path=True,
 )
 
 OP_CLIENT_CONFIRM: Operation[CheckoutPublicConfirmed] = Operation(
@@ -121,6 +123,7 @@ OP_CLIENT_CONFIRM: Operation[CheckoutPublicConfirmed] = Operation(
     body="json",
     body_type=lambda: _m.CheckoutConfirmStripe,
     results={200: Result("json", lambda: _m.CheckoutPublicConfirmed)},
+    secret_path=True,
 )
 
 

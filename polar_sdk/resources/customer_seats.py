@@ -72,6 +72,7 @@ OP_GET_CLAIM_INFO: Operation[SeatClaimInfo] = Operation(
     path_params=(("invitation_token", check("str")),),
     results={200: Result("json", lambda: _m.SeatClaimInfo)},
     auth="none",
+    secret_path=True,
 )
 
 OP_CLAIM_SEAT: Operation[CustomerSeatClaimResponse] = Operation(
