@@ -98,8 +98,8 @@ async def portal(polar: AsyncPolar, session_token: str) -> None:
         assert_type(subscription, CustomerSubscription)
     try:
         await customer.customer_portal.subscriptions.update(ID, product_id=ID)
-    except PaymentRequiredError:
-        pass
+    except PaymentRequiredError as exc:  # moving to a paid product whose payment failed
+        assert_type(exc.status_code, int)
     assert_type(await customer.customer_portal.subscriptions.cancel(ID), CustomerSubscription)
     assert_type(await customer.customer_portal.orders.receipt(ID), CustomerOrderReceipt | None)
 
