@@ -1,10 +1,12 @@
 """Every code block in README.md runs (or, for install and CI commands, is checked).
 
 Python blocks are executed in order. Clients built for a real server (`server=`, or no
-`base_url`) are pointed at a `FakePolar` served on 127.0.0.1, seeded with the customers the
-README mentions, with POLAR_ACCESS_TOKEN set to the fake's token. Shell commands either run as
-subprocesses (`python examples/...`) or are checked against the installed package metadata and
-noxfile.py; any other command fails the test, so a new kind of block cannot slip in untested.
+`base_url`) are pointed at a loopback server (tests/recorded_api.py): customer sessions go to a
+`FakePolar` seeded with the customers the README mentions (POLAR_ACCESS_TOKEN is set to the
+fake's token), every other operation gets a recorded answer of that operation. Shell commands
+either run as subprocesses (`python examples/...`) or are checked against the installed package
+metadata and noxfile.py; any other command fails the test, so a new kind of block cannot slip
+in untested.
 A block without a language must be the error tree, and is checked against `polar_sdk.errors`.
 """
 
@@ -25,6 +27,8 @@ import pytest
 import polar_sdk
 import polar_sdk.errors
 from polar_sdk.testing import FakePolar
+from tests.conftest import require_fixtures
+from tests.recorded_api import RecordedAPI, serve
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -56,15 +60,33 @@ def test_the_one_command_start_comes_first() -> None:
 # ---- python ----------------------------------------------------------------------------------
 
 
+# Answers for operations whose recordings hold no success (no browser login, no orders there).
+EXTRA_ANSWERS = {
+    "oauth2:request_token": (
+        200,
+        {
+            "access_token": "polar_at_readmeExample",
+            "token_type": "Bearer",
+            "expires_in": 3600,
+            "refresh_token": None,
+            "scope": "openid products:read",
+            "id_token": None,
+        },
+    ),
+    "orders:get": (404, {"error": "ResourceNotFound", "detail": "Order not found"}),
+}
+
+
 @pytest.fixture(scope="module")
-def readme_api() -> Iterator[tuple[FakePolar, str]]:
+def readme_api() -> Iterator[tuple[FakePolar, str, RecordedAPI]]:
     fake = FakePolar()
     # Customers the README's examples name.
     fake.add_individual(
         id="992fae2a-2a17-4b7a-8d9e-e287cf90131b", external_id="usr_123", email="u@example.com"
     )
-    with fake.serve() as server:
-        yield fake, server.url
+    app = RecordedAPI(require_fixtures(), fake, EXTRA_ANSWERS)
+    with serve(app) as url:
+        yield fake, url, app
 
 
 def _routed(cls: type[Any], url: str) -> type[Any]:
@@ -92,16 +114,20 @@ def _calls_the_api(code: str) -> bool:
 def test_python_block_runs(
     line: int,
     code: str,
-    readme_api: tuple[FakePolar, str],
+    readme_api: tuple[FakePolar, str, RecordedAPI],
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    fake, url = readme_api
+    fake, url, app = readme_api
     monkeypatch.setenv("POLAR_ACCESS_TOKEN", fake.token)
     monkeypatch.setattr(polar_sdk, "AsyncPolar", _routed(polar_sdk.AsyncPolar, url))
     monkeypatch.setattr(polar_sdk, "Polar", _routed(polar_sdk.Polar, url))
     before = len(fake.requests)
+    served = len(app.seen)
     exec(compile(code, f"README.md:{line}", "exec"), {"__name__": "__readme__"})
+    for op_id, status in app.seen[served:]:
+        # Every other operation a block calls has an answer to give (599: none recorded).
+        assert status != 599, f"README.md:{line}: nothing recorded for {op_id}"
     if _calls_the_api(code) and "FakePolar" not in code:
         # The block really talked to the (fake) API, and got answers it could use.
         new = fake.requests[before:]
