@@ -68,8 +68,12 @@ class PolarError(Exception):
     """Base class of every error raised by polar_sdk."""
 
 
-class ConfigurationError(PolarError, ValueError):
-    """The client was configured in a way that cannot work (for example, no access token)."""
+class ConfigurationError(PolarError, ValueError, TypeError):
+    """The client was configured in a way that cannot work (for example, no access token).
+
+    Also a `ValueError` and a `TypeError`, the errors a wrong argument raises elsewhere in
+    Python; the message names the argument (or environment variable) at fault.
+    """
 
 
 class InvalidRequestError(PolarError, ValueError):
@@ -156,6 +160,10 @@ class APIException(PolarError):
     def __repr__(self) -> str:
         return f"{type(self).__name__}(status_code={self.status_code}, message={str(self)!r})"
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The constructor needs `response=`, which BaseException's pickling does not pass.
+        return (_rebuild, (type(self), self.args, self.__dict__))
+
 
 class BadRequestError(APIException):
     """400: the server refused the request as malformed or against a business rule."""
@@ -198,6 +206,20 @@ class RateLimitError(APIException):
 
 class ServerError(APIException):
     """5xx: the server failed. The request may or may not have taken effect."""
+
+
+def _rebuild(cls: type[APIException], args: tuple[Any, ...], state: dict[str, Any]) -> Any:
+    """Unpickle a status error without calling its constructor."""
+    exc = cls.__new__(cls)
+    exc.args = args
+    exc.__dict__.update(state)
+    return exc
+
+
+# Tracebacks and reprs name the public module users import the classes from.
+for _name in __all__:
+    globals()[_name].__module__ = "polar_sdk.errors"
+del _name
 
 
 _STATUS_ERRORS: dict[int, type[APIException]] = {
