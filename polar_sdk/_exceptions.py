@@ -25,7 +25,10 @@ Status errors carry the status code, the response headers, the raw body, the par
 (when there is one) and the `httpx.Request` that was sent.
 
 Messages are built from the server's error fields and never contain the access token or any
-customer-session token: those live only in the request headers and response bodies.
+customer-session token: the request's own token and anything shaped like a Polar token
+(`polar_oat_`, `polar_pat_`, `polar_cst_`, `polar_mst_`) are redacted from every message and
+repr, even when a server echoes them. `body`, `data`, `error`, `detail` and `headers` keep the
+server's answer as it came.
 """
 
 from __future__ import annotations
@@ -283,7 +286,40 @@ def _describe_validation_items(items: Sequence[Any]) -> str:
     return "; ".join(parts)
 
 
+# Polar's credential formats: organization and personal access tokens, customer and member
+# session tokens. A match keeps its prefix, so a message still says which kind it was.
+_CREDENTIAL = re.compile(r"\b(polar_(?:oat|pat|cst|mst)_)[A-Za-z0-9]+")
+_REDACTED = "[REDACTED]"
+_MIN_SECRET_LENGTH = 8  # shorter "tokens" are test stand-ins; replacing them would garble text
+
+
+def _request_credentials(request: httpx.Request) -> list[str]:
+    """The credentials a request carried: the Authorization header's token (any format)."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.strip().partition(" ")
+    secrets = [token.strip()] if scheme.lower() == "bearer" else [header.strip()]
+    return [secret for secret in secrets if len(secret) >= _MIN_SECRET_LENGTH]
+
+
+def redact(text: str, secrets: Sequence[str] = ()) -> str:
+    """`text` with each of `secrets` and anything shaped like a Polar token replaced.
+
+    Used on every message the SDK builds from a server's answer: a server (or a proxy in
+    front of it) may echo the request's Authorization header or a session token.
+    """
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, _REDACTED)
+    return _CREDENTIAL.sub(lambda match: match.group(1) + _REDACTED, text)
+
+
 def _message(response: httpx.Response, data: Any, polar_version: str) -> str:
+    return redact(
+        _raw_message(response, data, polar_version), _request_credentials(response.request)
+    )
+
+
+def _raw_message(response: httpx.Response, data: Any, polar_version: str) -> str:
     status = response.status_code
     request = response.request
     head = f"{status} {response.reason_phrase or 'Error'}".rstrip()
