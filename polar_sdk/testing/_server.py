@@ -56,7 +56,7 @@ class FakePolarServer:
             import uvicorn
         except ImportError as exc:  # pragma: no cover - depends on the environment
             raise RuntimeError(
-                "FakePolar.serve() needs uvicorn: pip install 'polar_sdk[testing]'"
+                "FakePolar.serve() needs uvicorn: pip install 'polar-async-sdk[testing]'"
             ) from exc
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         # IPPROTO_TCP, not the default 0: asyncio sets TCP_NODELAY on accepted connections only
