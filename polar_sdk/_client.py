@@ -6,6 +6,7 @@ import ipaddress
 import os
 import ssl
 from types import TracebackType
+from typing import cast
 
 import httpx
 
@@ -57,10 +58,11 @@ def _lean_transport_usable() -> bool:
 
 
 def _resolve_token(access_token: str | None) -> str:
-    if access_token is not None and not isinstance(access_token, str):
+    given = cast(object, access_token)  # callers without a type checker pass anything
+    if given is not None and not isinstance(given, str):
         raise ConfigurationError(
             f"access_token must be a string (or None to read {ENV_TOKEN}), "
-            f"got {type(access_token).__name__}"
+            f"got {type(given).__name__}"
         )
     token = access_token if access_token is not None else os.environ.get(ENV_TOKEN)
     if token is None or not token.strip():
@@ -179,10 +181,10 @@ def _check_base_url(base_url: str, source: str, allow_insecure_http: bool) -> st
 def _resolve_base_url(
     server: ServerName | None, base_url: str | None, allow_insecure_http: bool
 ) -> str:
-    if server is not None and not isinstance(server, str):
-        raise ConfigurationError(f"server must be a string, got {_type_name(server)}")
-    if base_url is not None and not isinstance(base_url, str):
-        raise ConfigurationError(f"base_url must be a string, got {_type_name(base_url)}")
+    for name, given in (("server", server), ("base_url", base_url)):
+        value = cast(object, given)  # callers without a type checker pass anything
+        if value is not None and not isinstance(value, str):
+            raise ConfigurationError(f"{name} must be a string, got {_type_name(value)}")
     if base_url is not None:
         if server is not None:
             raise ConfigurationError("pass server=... or base_url=..., not both")

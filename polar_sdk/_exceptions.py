@@ -222,7 +222,6 @@ def _rebuild(cls: type[APIException], args: tuple[Any, ...], state: dict[str, An
 # Tracebacks and reprs name the public module users import the classes from.
 for _name in __all__:
     globals()[_name].__module__ = "polar_sdk.errors"
-del _name
 
 
 _STATUS_ERRORS: dict[int, type[APIException]] = {

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable
-from typing import Final
+from typing import Any, Final
 
 import httpx
 from attrs import Attribute, field, frozen, validators
@@ -42,8 +42,8 @@ def _positive_finite(_instance: object, attribute: Attribute[float], value: floa
         )
 
 
-def _at_least(minimum: int) -> Callable[[object, Attribute[float], float], None]:
-    def check(_instance: object, attribute: Attribute[float], value: float) -> None:
+def _at_least(minimum: int) -> Callable[[object, Attribute[Any], Any], None]:
+    def check(_instance: object, attribute: Attribute[Any], value: Any) -> None:
         if attribute.name == "max_attempts" and not isinstance(value, int):
             raise ConfigurationError(f"RetryPolicy max_attempts must be an int, got {value!r}")
         if not _is_number(value) or not value >= minimum:  # also false for NaN
@@ -65,7 +65,7 @@ def _statuses(_instance: object, attribute: Attribute[frozenset[int]], value: ob
         )
 
 
-def _optional_callable(_instance: object, attribute: Attribute[object], value: object) -> None:
+def _optional_callable(_instance: object, attribute: Attribute[Any], value: Any) -> None:
     if value is not None and not callable(value):
         raise ConfigurationError(f"RetryPolicy {attribute.name} must be callable or None")
 
