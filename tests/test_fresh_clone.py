@@ -83,6 +83,21 @@ def test_quickstart_command_from_a_fresh_clone(fresh_clone: Path) -> None:
     assert "portal:" in result.stdout
     assert (fresh_clone / ".venv" / "bin" / "python").exists()
 
+    # The official SDK installs next to this one: different distribution names, so pip does
+    # not uninstall the project (with the old name `polar_sdk` it did, breaking the import).
+    official = _bash(
+        # From outside the clone, so `import polar_sdk` cannot come from the working directory.
+        ".venv/bin/pip install --no-deps polar-sdk==1.0.2 && cd .. && "
+        f"{fresh_clone.name}/.venv/bin/python -c "
+        "'import polar_sdk, importlib.metadata as m; print(polar_sdk.__file__); "
+        'print(m.version("polar-async-sdk"), m.version("polar-sdk"))\'',
+        fresh_clone,
+    )
+    assert official.returncode == 0, official.stdout[-3000:] + official.stderr[-3000:]
+    where, versions = official.stdout.strip().splitlines()[-2:]
+    assert Path(where).resolve().is_relative_to(fresh_clone.resolve())
+    assert versions.split()[1] == "1.0.2"
+
 
 @pytest.mark.heavy
 def test_test_command_from_a_fresh_clone(fresh_clone: Path) -> None:
