@@ -789,7 +789,7 @@ def _package_init(resources: list[AsyncClass]) -> str:
     names = sorted(["Polar", *(r.sync_name for r in resources)])
     body = _all_line(names)
     used = set(names)
-    docstring = "The blocking facade over the async core (generated; see codegen/sync_facade.py)."
+    docstring = "The blocking facade over the async core, generated from it: edit the async code."
     return (
         f'{_banner("the async package")}"""{docstring}"""\n\n'
         + imports.render(used).replace("from __future__ import annotations\n\n", "")

@@ -12,6 +12,8 @@ token) stops taking new items. A report is printed at the end.
 Ids are Polar customer ids; pass `--external` for your own (external) ids. What the worker
 does with each session is up to `deliver` (the default only reports the expiry time: portal
 URLs are credentials and do not belong in logs).
+
+Needs nothing beyond the SDK.
 """
 
 from __future__ import annotations

@@ -5,8 +5,10 @@ it holds the connection pool, so creating a client per request would throw that 
 time. The `/billing/portal` route creates a customer session for the signed-in user and
 redirects the browser to the portal.
 
-Run it (the token is read from POLAR_ACCESS_TOKEN; POLAR_SERVER picks "sandbox" or
-"production", and POLAR_BASE_URL overrides both, e.g. for a local fake):
+Needs, beyond the SDK: `pip install fastapi uvicorn`.
+
+Run it (the token is read from POLAR_ACCESS_TOKEN; POLAR_SERVER picks "production", the
+default, or "sandbox"; POLAR_BASE_URL names another API root instead, e.g. a local fake):
 
     uvicorn examples.fastapi_app:app
 
@@ -46,11 +48,8 @@ logger = logging.getLogger("examples.fastapi_app")
 
 def polar_from_environment() -> AsyncPolar:
     """The app's client, configured from the environment (see the module docstring)."""
-    base_url = os.environ.get("POLAR_BASE_URL")
-    if base_url:
-        return AsyncPolar(base_url=base_url, timeout=10.0)
-    server = "production" if os.environ.get("POLAR_SERVER") == "production" else "sandbox"
-    return AsyncPolar(server=server, timeout=10.0)
+    # AsyncPolar reads POLAR_ACCESS_TOKEN, POLAR_SERVER and POLAR_BASE_URL itself.
+    return AsyncPolar(timeout=10.0)
 
 
 async def signed_in_user(x_user_id: Annotated[str | None, Header()] = None) -> str:

@@ -2,8 +2,10 @@
 
     python examples/quickstart.py
 
-With POLAR_ACCESS_TOKEN set, this talks to the real Polar API (POLAR_SERVER: "sandbox", the
-default, or "production") and creates a session for the customer whose external id you pass
+Needs nothing beyond the SDK (`pip install -e .` from a checkout).
+
+With POLAR_ACCESS_TOKEN set, this talks to the real Polar API (POLAR_SERVER: "production", the
+default, or "sandbox") and creates a session for the customer whose external id you pass
 (`python examples/quickstart.py usr_123`). POLAR_BASE_URL points it at another API root.
 
 Without a token it runs against the fake API built into `polar_sdk.testing`, seeded with one
@@ -53,9 +55,7 @@ async def main(argv: list[str]) -> int:
         if len(argv) != 1:
             print("usage: python examples/quickstart.py EXTERNAL_CUSTOMER_ID", file=sys.stderr)
             return 2
-        base_url = os.environ.get("POLAR_BASE_URL")
-        server = "production" if os.environ.get("POLAR_SERVER") == "production" else "sandbox"
-        polar = AsyncPolar(base_url=base_url) if base_url else AsyncPolar(server=server)
+        polar = AsyncPolar()  # reads POLAR_ACCESS_TOKEN, POLAR_SERVER and POLAR_BASE_URL
         print(f"Using the Polar API at {polar.base_url}.")
         async with polar:
             await create_portal_link(polar, argv[0])
@@ -67,7 +67,7 @@ async def main(argv: list[str]) -> int:
                 "POLAR_ACCESS_TOKEN is not set: running against the FAKE Polar API",
                 "built into polar_sdk.testing. No request leaves this machine and",
                 "the portal link below is not real. Set POLAR_ACCESS_TOKEN (and",
-                "POLAR_SERVER=sandbox|production) to use the real API.",
+                "POLAR_SERVER=production|sandbox) to use the real API.",
             ]
         )
     )

@@ -13,6 +13,9 @@ to stderr with an exit status a calling script can act on:
     3  Polar refused the request (e.g. "Customer does not exist.", a team without a member)
     4  Polar refused the token (401) or its scopes (403)
     5  no usable answer: network failure, timeout, rate limit, server error
+
+Needs nothing beyond the SDK. `--server` defaults to sandbox here, on purpose for a demo
+script (the SDK itself defaults to production).
 """
 
 from __future__ import annotations

@@ -6,6 +6,8 @@ channel and share one client; per-item failures are recorded without stopping th
 rejected token stops it early, and a report is printed at the end.
 
     POLAR_ACCESS_TOKEN=... python examples/trio_worker.py ID [ID ...] [--concurrency 8]
+
+Needs, beyond the SDK: `pip install trio`.
 """
 
 from __future__ import annotations

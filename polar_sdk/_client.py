@@ -6,11 +6,20 @@ import ipaddress
 import os
 import ssl
 from types import TracebackType
+from typing import cast
 
 import httpx
 
-from ._config import DEFAULT_TIMEOUT, ENV_TOKEN, SERVERS, ServerName
-from ._exceptions import ConfigurationError, InvalidRequestError
+from ._config import (
+    DEFAULT_SERVER,
+    DEFAULT_TIMEOUT,
+    ENV_BASE_URL,
+    ENV_SERVER,
+    ENV_TOKEN,
+    SERVERS,
+    ServerName,
+)
+from ._exceptions import ClientClosedError, ConfigurationError, InvalidRequestError
 from ._http import HTTPCore, as_timeout
 from ._retry import RetryPolicy
 from ._types import NOT_GIVEN, NotGiven, NotGivenOr, TimeoutTypes
@@ -50,6 +59,12 @@ def _lean_transport_usable() -> bool:
 
 def _resolve_token(access_token: str | None, *, from_env: bool = True) -> str | None:
     """The token to send, or None for a client limited to public operations."""
+    given = cast(object, access_token)  # callers without a type checker pass anything
+    if given is not None and not isinstance(given, str):
+        raise ConfigurationError(
+            f"access_token must be a string (or None to read {ENV_TOKEN}), "
+            f"got {type(given).__name__}"
+        )
     token = access_token
     if token is None and from_env:
         token = os.environ.get(ENV_TOKEN)
@@ -69,6 +84,63 @@ def _resolve_token(access_token: str | None, *, from_env: bool = True) -> str | 
     return token
 
 
+def _type_name(value: object) -> str:
+    cls = type(value)
+    return cls.__name__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _check_arguments(
+    *,
+    timeout: object,
+    http_client: object,
+    retry: object,
+    limits: object,
+    max_in_flight: object,
+    allow_insecure_http: object,
+) -> None:
+    """Refuse arguments of the wrong type or range with a `ConfigurationError` naming them."""
+    if isinstance(http_client, httpx.Client):
+        raise ConfigurationError(
+            "http_client must be an httpx.AsyncClient, got an httpx.Client: the SDK's core is "
+            "async, and the blocking Polar client runs it on its own event-loop thread. Pass "
+            "httpx.AsyncClient(...) with the same settings, or leave http_client out"
+        )
+    if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
+        raise ConfigurationError(
+            f"http_client must be an httpx.AsyncClient or None, got {_type_name(http_client)}"
+        )
+    if not (
+        timeout is NOT_GIVEN
+        or timeout is None
+        or isinstance(timeout, httpx.Timeout)
+        or (isinstance(timeout, (int, float)) and not isinstance(timeout, bool))
+    ):
+        raise ConfigurationError(
+            "timeout must be a number of seconds, an httpx.Timeout or None, "
+            f"got {_type_name(timeout)}"
+        )
+    if retry is not None and not isinstance(retry, RetryPolicy):
+        raise ConfigurationError(
+            f"retry must be a polar_sdk.RetryPolicy or None, got {_type_name(retry)}"
+        )
+    if limits is not None and not isinstance(limits, httpx.Limits):
+        raise ConfigurationError(
+            f"limits must be an httpx.Limits or None, got {_type_name(limits)}"
+        )
+    if max_in_flight is not None and (
+        not isinstance(max_in_flight, int) or isinstance(max_in_flight, bool)
+    ):
+        raise ConfigurationError(
+            f"max_in_flight must be an int or None, got {_type_name(max_in_flight)}"
+        )
+    if max_in_flight is not None and max_in_flight < 1:
+        raise ConfigurationError(f"max_in_flight must be at least 1, got {max_in_flight}")
+    if not isinstance(allow_insecure_http, bool):
+        raise ConfigurationError(
+            f"allow_insecure_http must be a bool, got {_type_name(allow_insecure_http)}"
+        )
+
+
 def _is_loopback(host: str) -> bool:
     if host == "localhost" or host.endswith(".localhost"):
         return True
@@ -78,28 +150,68 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def _check_base_url(base_url: str, source: str, allow_insecure_http: bool) -> str:
+    """`base_url` as the API root (no trailing `/` or `/v1`), or a `ConfigurationError`.
+
+    `source` names where the value came from (`base_url` or the environment variable). Messages
+    never repeat the URL itself: it may carry credentials.
+    """
+    try:
+        url = httpx.URL(base_url)
+    except (httpx.InvalidURL, ValueError, TypeError):
+        raise ConfigurationError(f"{source} is not a valid URL") from None
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ConfigurationError(
+            f"{source} must be an absolute http(s) URL such as 'https://api.polar.sh'"
+        )
+    if url.userinfo:
+        raise ConfigurationError(
+            f"{source} must not carry credentials (user:password@); the SDK authenticates "
+            "with the access token"
+        )
+    if url.query or url.fragment or "?" in base_url or "#" in base_url:
+        raise ConfigurationError(
+            f"{source} must be an API root without a query string or fragment, "
+            "such as 'https://api.polar.sh'"
+        )
+    if url.scheme == "http" and not allow_insecure_http and not _is_loopback(url.host):
+        raise ConfigurationError(
+            f"refusing to send the access token over plain http to {url.host}; use https, "
+            "or pass allow_insecure_http=True if this is really intended"
+        )
+    root = base_url.strip().rstrip("/")
+    # Every operation path starts with /v1/, so a root given with it would double it.
+    return root.removesuffix("/v1") if url.path.rstrip("/").endswith("/v1") else root
+
+
 def _resolve_base_url(
     server: ServerName | None, base_url: str | None, allow_insecure_http: bool
 ) -> str:
+    for name, given in (("server", server), ("base_url", base_url)):
+        value = cast(object, given)  # callers without a type checker pass anything
+        if value is not None and not isinstance(value, str):
+            raise ConfigurationError(f"{name} must be a string, got {_type_name(value)}")
     if base_url is not None:
         if server is not None:
             raise ConfigurationError("pass server=... or base_url=..., not both")
-        url = httpx.URL(base_url)
-        if url.scheme not in ("http", "https") or not url.host:
+        return _check_base_url(base_url, "base_url", allow_insecure_http)
+    source = "server"
+    if server is None:
+        # The environment decides only when the arguments do not.
+        env_url = os.environ.get(ENV_BASE_URL, "").strip()
+        env_server = os.environ.get(ENV_SERVER, "").strip()
+        if env_url and env_server:
             raise ConfigurationError(
-                f"base_url must be an absolute http(s) URL such as 'https://api.polar.sh', "
-                f"got {base_url!r}"
+                f"both {ENV_SERVER} and {ENV_BASE_URL} are set; unset one of them"
             )
-        if url.scheme == "http" and not allow_insecure_http and not _is_loopback(url.host):
-            raise ConfigurationError(
-                f"refusing to send the access token over plain http to {url.host}; use https, "
-                "or pass allow_insecure_http=True if this is really intended"
-            )
-        return base_url.rstrip("/")
-    name = "production" if server is None else server
+        if env_url:
+            return _check_base_url(env_url, ENV_BASE_URL, allow_insecure_http)
+        if env_server:
+            server, source = env_server.lower(), ENV_SERVER  # type: ignore[assignment]
+    name = DEFAULT_SERVER if server is None else server
     if name not in SERVERS:
         raise ConfigurationError(
-            f"unknown server {name!r}; choose one of {', '.join(map(repr, SERVERS))} "
+            f"unknown {source} {name!r}; choose one of {', '.join(map(repr, SERVERS))} "
             "or pass base_url=..."
         )
     return SERVERS[name]
@@ -117,10 +229,13 @@ class AsyncPolar(AsyncResources):
             `polar_mst_...`) for the customer-portal operations. Defaults to the
             `POLAR_ACCESS_TOKEN` environment variable; without either the client can call the
             public operations only (the others raise `ConfigurationError` before sending).
-        server: `"production"` (the default, https://api.polar.sh) or `"sandbox"`
-            (https://sandbox-api.polar.sh).
-        base_url: another API root, e.g. a local server; excludes `server`. Plain http is only
-            accepted for loopback hosts unless `allow_insecure_http` is set.
+        server: `"production"` (https://api.polar.sh) or `"sandbox"`
+            (https://sandbox-api.polar.sh). When neither `server` nor `base_url` is passed,
+            the `POLAR_SERVER` or `POLAR_BASE_URL` environment variable decides (setting both
+            is an error); without them, production.
+        base_url: another API root, e.g. a local server; excludes `server`. A trailing `/v1`
+            is dropped; a query string, fragment or `user:password@` is refused. Plain http is
+            only accepted for loopback hosts unless `allow_insecure_http` is set.
         timeout: seconds, an `httpx.Timeout`, or `None` for none. Without it the SDK uses 60 s
             (10 s to connect), or, with `http_client`, that client's own timeout.
         http_client: your own `httpx.AsyncClient` (its limits, proxies, transport and
@@ -131,12 +246,13 @@ class AsyncPolar(AsyncResources):
             connections, 20 kept alive).
         max_in_flight: at most this many requests at once per event loop (default 20); more
             calls wait their turn in a fair queue. Bounding in-flight work keeps throughput and
-            tail latency steady under hundreds of concurrent calls (see BENCHMARKS.md); `None`
-            leaves all queueing to the connection pool.
+            tail latency steady under hundreds of concurrent calls, where an unbounded pool
+            slows down as connections contend; `None` leaves all queueing to the pool.
         allow_insecure_http: permit a plain-http `base_url` on a non-loopback host.
 
     Raises:
-        ConfigurationError: an unusable token, or a bad server / base URL.
+        ConfigurationError: an unusable token, a bad server / base URL, or an argument of
+            the wrong type or range (the message names it).
     """
 
     def __init__(
@@ -153,14 +269,20 @@ class AsyncPolar(AsyncResources):
         allow_insecure_http: bool = False,
     ) -> None:
         token = _resolve_token(access_token)
-        if max_in_flight is not None and max_in_flight < 1:
-            raise ConfigurationError(f"max_in_flight must be at least 1, got {max_in_flight}")
+        _check_arguments(
+            timeout=timeout,
+            http_client=http_client,
+            retry=retry,
+            limits=limits,
+            max_in_flight=max_in_flight,
+            allow_insecure_http=allow_insecure_http,
+        )
         if http_client is not None and limits is not None:
             raise ConfigurationError("limits= applies to the SDK's own client; set them on yours")
         try:
             client_timeout = DEFAULT_TIMEOUT if timeout is NOT_GIVEN else as_timeout(timeout)
         except InvalidRequestError as exc:
-            raise ConfigurationError(str(exc)) from None
+            raise ConfigurationError(f"timeout: {exc}") from None
         pool_limits = limits or httpx.Limits()
 
         ssl_contexts: list[ssl.SSLContext] = []  # built on first use, shared by its loops
@@ -247,6 +369,8 @@ class AsyncPolar(AsyncResources):
         await self._http.aclose()
 
     async def __aenter__(self) -> AsyncPolar:
+        if self.closed:
+            raise ClientClosedError("this AsyncPolar client is closed; create a new one")
         return self
 
     async def __aexit__(

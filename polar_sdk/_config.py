@@ -10,7 +10,11 @@ import httpx
 from ._version import __version__
 
 __all__ = [
+    "DEFAULT_SERVER",
     "DEFAULT_TIMEOUT",
+    "ENV_BASE_URL",
+    "ENV_SERVER",
+    "ENV_TOKEN",
     "POLAR_VERSION",
     "SERVERS",
     "USER_AGENT",
@@ -35,3 +39,13 @@ USER_AGENT: Final = (
 )
 
 ENV_TOKEN: Final = "POLAR_ACCESS_TOKEN"
+"""The access token, when `access_token=` is not passed."""
+
+ENV_SERVER: Final = "POLAR_SERVER"
+"""`production` or `sandbox`, when neither `server=` nor `base_url=` is passed."""
+
+ENV_BASE_URL: Final = "POLAR_BASE_URL"
+"""Another API root, when neither `server=` nor `base_url=` is passed (excludes POLAR_SERVER)."""
+
+DEFAULT_SERVER: Final[ServerName] = "production"
+"""The server used when no argument and no environment variable names one."""

@@ -28,7 +28,10 @@ Status errors carry the status code, the response headers, the raw body, the par
 (when there is one) and the `httpx.Request` that was sent.
 
 Messages are built from the server's error fields and never contain the access token or any
-customer-session token: those live only in the request headers and response bodies.
+customer-session token: the request's own token and anything shaped like a Polar token
+(`polar_oat_`, `polar_pat_`, `polar_cst_`, `polar_mst_`) are redacted from every message and
+repr, even when a server echoes them. `body`, `data`, `error`, `detail` and `headers` keep the
+server's answer as it came.
 """
 
 from __future__ import annotations
@@ -74,8 +77,12 @@ class PolarError(Exception):
     """Base class of every error raised by polar_sdk."""
 
 
-class ConfigurationError(PolarError, ValueError):
-    """The client was configured in a way that cannot work (for example, no access token)."""
+class ConfigurationError(PolarError, ValueError, TypeError):
+    """The client was configured in a way that cannot work (for example, no access token).
+
+    Also a `ValueError` and a `TypeError`, the errors a wrong argument raises elsewhere in
+    Python; the message names the argument (or environment variable) at fault.
+    """
 
 
 class InvalidRequestError(PolarError, ValueError):
@@ -162,6 +169,10 @@ class APIException(PolarError):
     def __repr__(self) -> str:
         return f"{type(self).__name__}(status_code={self.status_code}, message={str(self)!r})"
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The constructor needs `response=`, which BaseException's pickling does not pass.
+        return (_rebuild, (type(self), self.args, self.__dict__))
+
 
 class BadRequestError(APIException):
     """400: the server refused the request as malformed or against a business rule."""
@@ -216,6 +227,19 @@ class RateLimitError(APIException):
 
 class ServerError(APIException):
     """5xx: the server failed. The request may or may not have taken effect."""
+
+
+def _rebuild(cls: type[APIException], args: tuple[Any, ...], state: dict[str, Any]) -> Any:
+    """Unpickle a status error without calling its constructor."""
+    exc = cls.__new__(cls)
+    exc.args = args
+    exc.__dict__.update(state)
+    return exc
+
+
+# Tracebacks and reprs name the public module users import the classes from.
+for _name in __all__:
+    globals()[_name].__module__ = "polar_sdk.errors"
 
 
 _STATUS_ERRORS: dict[int, type[APIException]] = {
@@ -282,7 +306,40 @@ def _describe_validation_items(items: Sequence[Any]) -> str:
     return "; ".join(parts)
 
 
+# Polar's credential formats: organization and personal access tokens, customer and member
+# session tokens. A match keeps its prefix, so a message still says which kind it was.
+_CREDENTIAL = re.compile(r"\b(polar_(?:oat|pat|cst|mst)_)[A-Za-z0-9]+")
+_REDACTED = "[REDACTED]"
+_MIN_SECRET_LENGTH = 8  # shorter "tokens" are test stand-ins; replacing them would garble text
+
+
+def _request_credentials(request: httpx.Request) -> list[str]:
+    """The credentials a request carried: the Authorization header's token (any format)."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.strip().partition(" ")
+    secrets = [token.strip()] if scheme.lower() == "bearer" else [header.strip()]
+    return [secret for secret in secrets if len(secret) >= _MIN_SECRET_LENGTH]
+
+
+def redact(text: str, secrets: Sequence[str] = ()) -> str:
+    """`text` with each of `secrets` and anything shaped like a Polar token replaced.
+
+    Used on every message the SDK builds from a server's answer: a server (or a proxy in
+    front of it) may echo the request's Authorization header or a session token.
+    """
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, _REDACTED)
+    return _CREDENTIAL.sub(lambda match: match.group(1) + _REDACTED, text)
+
+
 def _message(response: httpx.Response, data: Any, polar_version: str) -> str:
+    return redact(
+        _raw_message(response, data, polar_version), _request_credentials(response.request)
+    )
+
+
+def _raw_message(response: httpx.Response, data: Any, polar_version: str) -> str:
     status = response.status_code
     request = response.request
     head = f"{status} {response.reason_phrase or 'Error'}".rstrip()

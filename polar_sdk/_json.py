@@ -1,7 +1,7 @@
 """JSON encoding for request bodies and answers: orjson when installed, else the stdlib.
 
-`pip install "polar_sdk[speedups]"` brings orjson, which parses Polar's answers about three
-times faster. Both paths produce the same compact UTF-8 bytes and raise `ValueError`
+`pip install "polar-async-sdk[speedups]"` brings orjson, which parses Polar's answers about
+three times faster. Both paths produce the same compact UTF-8 bytes and raise `ValueError`
 (`json.JSONDecodeError`) on bad input.
 """
 

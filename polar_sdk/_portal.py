@@ -15,7 +15,7 @@ connection pool lives on exactly one event loop for the life of the `Polar` obje
   never calls `close()` still exits promptly.
 
 Hand-off: anyio's `BlockingPortal.call` costs two thread round trips per call (one to spawn
-the task, one to wait for its result), which the benchmark in bench/bench_sync_facade.py
+the task, one to wait for its result), which the project's sync-facade benchmark (in its repository)
 shows as the largest overhead of the facade. Calls therefore take a single trip: the caller
 schedules the coroutine with `call_soon_threadsafe` and sleeps on a plain lock that the
 task's done-callback releases. The portal itself still runs the loop and performs the

@@ -16,10 +16,12 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable
-from typing import Final
+from typing import Any, Final
 
 import httpx
 from attrs import Attribute, field, frozen, validators
+
+from ._exceptions import ConfigurationError
 
 __all__ = ["IDEMPOTENT_METHODS", "RetryEvent", "RetryPolicy"]
 
@@ -29,9 +31,43 @@ _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 """Failures that happen before a single byte of the request left this process."""
 
 
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def _positive_finite(_instance: object, attribute: Attribute[float], value: float) -> None:
-    if not 0 < value < math.inf:  # also false for NaN
-        raise ValueError(f"{attribute.name} must be a positive number of seconds, got {value!r}")
+    if not _is_number(value) or not 0 < value < math.inf:  # also false for NaN
+        raise ConfigurationError(
+            f"RetryPolicy {attribute.name} must be a positive number of seconds, got {value!r}"
+        )
+
+
+def _at_least(minimum: int) -> Callable[[object, Attribute[Any], Any], None]:
+    def check(_instance: object, attribute: Attribute[Any], value: Any) -> None:
+        if attribute.name == "max_attempts" and not isinstance(value, int):
+            raise ConfigurationError(f"RetryPolicy max_attempts must be an int, got {value!r}")
+        if not _is_number(value) or not value >= minimum:  # also false for NaN
+            raise ConfigurationError(
+                f"RetryPolicy {attribute.name} must be a number >= {minimum}, got {value!r}"
+            )
+
+    return check
+
+
+def _statuses(_instance: object, attribute: Attribute[frozenset[int]], value: object) -> None:
+    items: object = value
+    if not isinstance(items, frozenset) or not all(
+        isinstance(code, int) and 100 <= code <= 599
+        for code in items  # pyright: ignore[reportUnknownVariableType]
+    ):
+        raise ConfigurationError(
+            f"RetryPolicy {attribute.name} must be a frozenset of HTTP status codes, got {value!r}"
+        )
+
+
+def _optional_callable(_instance: object, attribute: Attribute[Any], value: Any) -> None:
+    if value is not None and not callable(value):
+        raise ConfigurationError(f"RetryPolicy {attribute.name} must be callable or None")
 
 
 @frozen(kw_only=True)
@@ -55,6 +91,8 @@ class RetryEvent:
 class RetryPolicy:
     """How a client retries failed requests; pass one to `AsyncPolar(retry=...)` or per call.
 
+    Out-of-range or mistyped values raise `ConfigurationError` naming the field.
+
     Args:
         max_attempts: total attempts including the first (1 disables retries).
         initial_backoff: upper bound of the first wait, in seconds.
@@ -71,15 +109,19 @@ class RetryPolicy:
         on_retry: called with a `RetryEvent` before each wait.
     """
 
-    max_attempts: int = field(default=3, validator=validators.ge(1))
-    initial_backoff: float = field(default=0.5, validator=validators.ge(0))
-    max_backoff: float = field(default=8.0, validator=validators.ge(0))
-    max_retry_after: float = field(default=60.0, validator=validators.ge(0))
+    max_attempts: int = field(default=3, validator=_at_least(1))
+    initial_backoff: float = field(default=0.5, validator=_at_least(0))
+    max_backoff: float = field(default=8.0, validator=_at_least(0))
+    max_retry_after: float = field(default=60.0, validator=_at_least(0))
     deadline: float | None = field(default=None, validator=validators.optional(_positive_finite))
-    retry_statuses: frozenset[int] = frozenset({429, 503})
-    retry_idempotent_statuses: frozenset[int] = frozenset({500, 502, 504})
+    retry_statuses: frozenset[int] = field(default=frozenset({429, 503}), validator=_statuses)
+    retry_idempotent_statuses: frozenset[int] = field(
+        default=frozenset({500, 502, 504}), validator=_statuses
+    )
     retry_unsafe: bool = False
-    on_retry: Callable[[RetryEvent], object] | None = field(default=None, repr=False)
+    on_retry: Callable[[RetryEvent], object] | None = field(
+        default=None, repr=False, validator=_optional_callable
+    )
 
     def backoff(self, attempt: int) -> float:
         """A jittered wait before retrying after failed attempt number `attempt` (1-based)."""

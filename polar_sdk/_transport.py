@@ -410,7 +410,7 @@ class _Pool(httpcore.AsyncConnectionPool):
     with ConnectionNotAvailable and go round again; and its check for surplus idle
     connections counts every connection once per idle connection. With bursts of concurrent
     calls, as from many threads sharing one blocking `Polar`, that churn was most of the
-    event loop's work (bench/bench_sync_facade.py, 16 threads: 0.65x raw httpx before, 1.05x
+    event loop's work (the sync-facade benchmark, 16 threads: 0.65x raw httpx before, 1.05x
     after). This override keeps the pool's rules -- drop closed connections, close expired
     ones and idle ones beyond the keep-alive limit, reuse before creating, never exceed the
     connection limit, replace an idle connection when full -- and reserves each connection it

@@ -101,3 +101,11 @@ def faults(fault_server: FaultServer) -> FaultServer:
 @pytest.fixture(params=["asyncio"])
 def anyio_backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
+
+
+@pytest.fixture(autouse=True)
+def _no_server_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests choose their server explicitly: POLAR_SERVER / POLAR_BASE_URL of the shell that
+    runs them must not move clients built without `server=` or `base_url=`."""
+    monkeypatch.delenv("POLAR_SERVER", raising=False)
+    monkeypatch.delenv("POLAR_BASE_URL", raising=False)

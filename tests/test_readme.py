@@ -52,9 +52,26 @@ def test_every_block_is_of_a_known_kind() -> None:
     assert len(blocks("python")) >= 6
 
 
+QUICKSTART_COMMAND = (
+    "python -m venv .venv && .venv/bin/pip install -e . && .venv/bin/python examples/quickstart.py"
+)
+TEST_COMMAND = (
+    "python -m venv .venv && .venv/bin/pip install -U pip && "
+    ".venv/bin/pip install -e . --group test && .venv/bin/pytest"
+)
+"""The two commands a newcomer gets; tests/test_fresh_clone.py runs them in a fresh clone."""
+
+
 def test_the_one_command_start_comes_first() -> None:
     first = blocks()[0]
-    assert (first[1], first[2].strip()) == ("bash", "python examples/quickstart.py")
+    assert (first[1], first[2].strip()) == ("bash", QUICKSTART_COMMAND)
+
+
+def test_the_test_command_is_in_testing() -> None:
+    testing = README.read_text(encoding="utf-8").split("\n## Testing\n", 1)[1]
+    first = FENCE.search(testing)
+    assert first is not None
+    assert (first.group(1), first.group(2).strip()) == ("bash", TEST_COMMAND)
 
 
 # ---- python ----------------------------------------------------------------------------------
@@ -157,6 +174,19 @@ def _declared_extras() -> set[str]:
     return set(re.findall(r"^([\w-]+)\s*=", section, re.MULTILINE))
 
 
+def _project_name() -> str:
+    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    match = re.search(r'^name = "([^"]+)"$', text, re.MULTILINE)
+    assert match
+    return match.group(1)
+
+
+def _dependency_groups() -> set[str]:
+    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    section = text.split("[dependency-groups]", 1)[1].split("\n[", 1)[0]
+    return set(re.findall(r"^([\w-]+)\s*=", section, re.MULTILINE))
+
+
 def _nox_sessions() -> set[str]:
     tree = ast.parse((ROOT / "noxfile.py").read_text(encoding="utf-8"))
     names = set()
@@ -172,7 +202,12 @@ def _nox_sessions() -> set[str]:
     ("line", "argv"), [pytest.param(n, a, id=" ".join(a)) for n, a in _commands()]
 )
 def test_shell_command(line: int, argv: list[str]) -> None:
-    if argv[:2] == ["python", "examples/quickstart.py"]:
+    if " ".join(argv) in (QUICKSTART_COMMAND, TEST_COMMAND):
+        # Run from a fresh clone by tests/test_fresh_clone.py (marker `heavy`); here, check
+        # that the quickstart part works in this environment.
+        assert (ROOT / "examples" / "quickstart.py").is_file()
+        assert "test" in _dependency_groups()
+    elif argv[:2] == ["python", "examples/quickstart.py"]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("POLAR_")}
         result = subprocess.run(
             [sys.executable, *argv[1:]],
@@ -194,6 +229,12 @@ def test_shell_command(line: int, argv: list[str]) -> None:
         declared = _declared_extras()
         extras = set(match.group(1).split(",")) if match.group(1) else set()
         assert extras <= declared, (extras, declared)
+    elif argv[:2] == ["pip", "install"] and len(argv) == 3:
+        # From a package index: the distribution's own name (not PyPI's `polar-sdk`).
+        match = re.fullmatch(r"([\w.-]+)(?:\[([\w,-]+)\])?", argv[2])
+        assert match, argv
+        assert match.group(1) == _project_name()
+        assert set(match.group(2).split(",")) <= _declared_extras()
     elif argv[:2] == ["nox", "-s"]:
         assert set(argv[2:]) <= _nox_sessions()
         assert (ROOT / ".ci" / "run").read_text(encoding="utf-8").count(" ".join(argv)) == 1

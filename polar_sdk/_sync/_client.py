@@ -36,10 +36,13 @@ class Polar(Resources):
             `polar_mst_...`) for the customer-portal operations. Defaults to the
             `POLAR_ACCESS_TOKEN` environment variable; without either the client can call the
             public operations only (the others raise `ConfigurationError` before sending).
-        server: `"production"` (the default, https://api.polar.sh) or `"sandbox"`
-            (https://sandbox-api.polar.sh).
-        base_url: another API root, e.g. a local server; excludes `server`. Plain http is only
-            accepted for loopback hosts unless `allow_insecure_http` is set.
+        server: `"production"` (https://api.polar.sh) or `"sandbox"`
+            (https://sandbox-api.polar.sh). When neither `server` nor `base_url` is passed,
+            the `POLAR_SERVER` or `POLAR_BASE_URL` environment variable decides (setting both
+            is an error); without them, production.
+        base_url: another API root, e.g. a local server; excludes `server`. A trailing `/v1`
+            is dropped; a query string, fragment or `user:password@` is refused. Plain http is
+            only accepted for loopback hosts unless `allow_insecure_http` is set.
         timeout: seconds, an `httpx.Timeout`, or `None` for none. Without it the SDK uses 60 s
             (10 s to connect), or, with `http_client`, that client's own timeout.
         http_client: your own `httpx.AsyncClient` (its limits, proxies, transport and
@@ -50,12 +53,13 @@ class Polar(Resources):
             connections, 20 kept alive).
         max_in_flight: at most this many requests at once per event loop (default 20); more
             calls wait their turn in a fair queue. Bounding in-flight work keeps throughput and
-            tail latency steady under hundreds of concurrent calls (see BENCHMARKS.md); `None`
-            leaves all queueing to the connection pool.
+            tail latency steady under hundreds of concurrent calls, where an unbounded pool
+            slows down as connections contend; `None` leaves all queueing to the pool.
         allow_insecure_http: permit a plain-http `base_url` on a non-loopback host.
 
     Raises:
-        ConfigurationError: an unusable token, or a bad server / base URL.
+        ConfigurationError: an unusable token, a bad server / base URL, or an argument of
+            the wrong type or range (the message names it).
     """
 
     def __init__(

@@ -15,7 +15,8 @@
 
 The fake answers customer-session creation like the real server (201, 422 "Customer does not
 exist.", 401 for a wrong token, 403 without the scope, 307 without the trailing slash) and
-records every request it receives. `serve()` needs uvicorn (`pip install 'polar_sdk[testing]'`).
+records every request it receives. `serve()` needs uvicorn
+(`pip install 'polar-async-sdk[testing]'`).
 """
 
 from ._fake import DEFAULT_TOKEN, FakePolar

@@ -56,10 +56,13 @@ class FakePolarServer:
             import uvicorn
         except ImportError as exc:  # pragma: no cover - depends on the environment
             raise RuntimeError(
-                "FakePolar.serve() needs uvicorn: pip install 'polar_sdk[testing]'"
+                "FakePolar.serve() needs uvicorn: pip install 'polar-async-sdk[testing]'"
             ) from exc
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
+        # IPPROTO_TCP, not the default 0: asyncio sets TCP_NODELAY on accepted connections only
+        # when the listening socket says it is TCP. Without it every answer waits ~40 ms for
+        # the client's delayed ACK (Nagle's algorithm).
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.host, self.port))
         self.port = sock.getsockname()[1]
