@@ -430,7 +430,8 @@ class HTTPCore:
         """Send one operation (with retries) and give its final answer, whatever the status."""
         if self._shared.closed:
             raise ClientClosedError("this Polar client is closed; create a new one")
-        authorized = op.auth == "token"
+        auth = op.auth
+        authorized = auth == "token" or (auth == "optional" and self._token is not None)
         if authorized and self._token is None:
             from ._config import ENV_TOKEN
             from ._exceptions import ConfigurationError

@@ -30,7 +30,7 @@ __all__ = ["Operation", "Query", "Result"]
 Validator: TypeAlias = Callable[[Any, Any, Any], None]
 Thunk: TypeAlias = Callable[[], Any]
 ResultKind: TypeAlias = Literal["json", "none", "text"]
-Auth: TypeAlias = Literal["token", "none"]
+Auth: TypeAlias = Literal["token", "none", "optional"]
 
 _PARAM = re.compile(r"\{[^}]+\}")
 _T = TypeVar("_T")
@@ -88,7 +88,9 @@ class Operation(Generic[_T]):
         body_type: the body's model class or union (a thunk: models load lazily).
         body_required: whether a call must carry a body.
         results: success status -> `Result`.
-        auth: `"token"` sends the client's token; `"none"` sends no `Authorization` at all.
+        auth: `"token"` sends the client's token (a client without one is refused before
+            sending); `"none"` sends no `Authorization` at all; `"optional"` sends the token
+            when the client has one.
         pagination: `"page"` for page/limit lists (`has_next_page` or `max_page` say whether
             another page exists).
         scopes: the token scopes the operation needs (for messages).
@@ -238,8 +240,8 @@ class Operation(Generic[_T]):
                     f"request must be a {names}, got {type(request).__name__}"
                 )
             return request
-        if not given and not self.body_required and fields is None:
-            return None
+        if not given and not self.body_required:
+            return None  # an optional body left out: none is sent (Content-Length: 0)
         return _build_model(body_type, given)
 
 

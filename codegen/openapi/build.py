@@ -69,6 +69,12 @@ def apply_overlay(spec: JSON, overlay: Overlay) -> JSON:
         for method, op in item.items()
         if method in _METHODS
     }
+    for op_id in overlay.optional_auth:
+        if op_id not in operations:
+            raise BuildError(f"overlay patches unknown operation {op_id}")
+        op = operations[op_id]
+        # `{}` among the alternatives: OpenAPI's way of saying "or no credentials at all".
+        op["security"] = [*op.get("security", spec.get("security", [])), {}]
     for op_id, answers in overlay.response_patches.items():
         if op_id not in operations:
             raise BuildError(f"overlay patches unknown operation {op_id}")

@@ -255,13 +255,20 @@ def _thunk(tp: ir.TypeExpr, api: ir.Api) -> str:
 
 
 def _auth(op: ir.Operation) -> str:
-    return "none" if not op.security else "token"
+    if not op.security:
+        return "none"
+    return "optional" if () in op.security else "token"
 
 
 def _scope_text(op: ir.Operation) -> str:
     schemes = {s for alt in op.security for s in alt}
     if not op.security:
         return "Public: sends no access token (works on a client built without one)."
+    if () in op.security:
+        return (
+            "Sends the client's token when it has one, and also works on a client built "
+            "without one."
+        )
     if schemes <= {"customer_session", "member_session"}:
         return (
             "Authenticates with a customer or member session token (`polar_cst_...`/"
@@ -291,15 +298,20 @@ class _Op:
         self.result, self.item = _result_annot(op, names)
         self.paged = op.pagination is not None
         used = {p.py_name for p in self.path_params} | {p.py_name for p in self.query}
-        # A body field named like a path parameter (`client_id` of an OAuth2 client update)
-        # takes the path parameter's value in the keyword form.
-        self.from_path: set[str] = set()
+        # A body field named like a path parameter means something else (the member's
+        # `external_id` next to the customer's in the path): the path parameters become
+        # positional-only, and a clashing one is renamed `path_<name>` in Python.
+        self.path_names = {p.py_name: p.py_name for p in self.path_params}
+        self.positional_only = False
         if self.body is not None:
-            clash = {f.py_name for f in self.body.fields()} & (used | _RESERVED)
-            self.from_path = clash & {p.py_name for p in self.path_params}
-            if clash - self.from_path:
+            fields = {f.py_name for f in self.body.fields()}
+            clash = fields & (used | _RESERVED)
+            path_clash = clash & set(self.path_names)
+            if clash - path_clash:
                 raise ValueError(f"{op.operation_id}: body fields clash with {sorted(clash)}")
-            self.body.skip = self.from_path
+            for name in path_clash:
+                self.path_names[name] = f"path_{name}"
+                self.positional_only = True
         self.names = names
 
     # -- Operation constant ------------------------------------------------------------------
@@ -360,7 +372,9 @@ class _Op:
     # -- methods ----------------------------------------------------------------------------
     def _leading(self) -> list[str]:
         params = ["self"]
-        params += [f"{p.py_name}: str" for p in self.path_params]
+        params += [f"{self.path_names[p.py_name]}: str" for p in self.path_params]
+        if self.positional_only:
+            params.append("/")
         return params
 
     def _query_params(self) -> list[str]:
@@ -411,7 +425,7 @@ class _Op:
             impl = [*leading, *(["*", *query] if query else ["*"]), *_CALL_OPTIONS]
         lines.append(f"{define} {name}({', '.join(impl)}) -> {returns}:")
         lines += _doc(self.doc(world), "    ")
-        path = "(" + "".join(f"{p.py_name}, " for p in self.path_params) + ")"
+        path = "(" + "".join(f"{self.path_names[p.py_name]}, " for p in self.path_params) + ")"
         query_values = "(" + "".join(f"{p.py_name}, " for p in self.query) + ")"
         if self.paged:
             lines.append(
@@ -420,7 +434,6 @@ class _Op:
             return lines
         if self.body is not None:
             entries = [f'"{f.py_name}": {f.py_name}' for f in self.body.fields()]
-            entries += [f'"{name}": {name}' for name in sorted(self.from_path)]
             fields_dict = "{" + ", ".join(entries) + "}"
             body_args = f"request, {fields_dict}"
         else:
@@ -466,8 +479,13 @@ class _Op:
         if "202" in ",".join(str(r.status) for r in op.responses) and self.result != "None":
             text.append("Returns None when the server answers 202 (accepted, not ready yet).")
         if self.path_params:
-            names = ", ".join(f"`{p.py_name}`" for p in self.path_params)
+            names = ", ".join(f"`{self.path_names[p.py_name]}`" for p in self.path_params)
             text.append(f"Path parameters ({names}) are percent-encoded.")
+            if self.positional_only:
+                text.append(
+                    "They are positional only: the body has fields of the same names, which "
+                    "are keywords."
+                )
         if self.query:
             text.append("Query parameters left out (or None) are not sent; lists repeat the key.")
         if self.body is not None:

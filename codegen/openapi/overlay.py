@@ -13,6 +13,7 @@ from typing import Any
 __all__ = [
     "CONTEXT_UNIONS",
     "EXTRA_SCHEMAS",
+    "OPTIONAL_AUTH",
     "RESPONSE_PATCHES",
     "SCHEMA_PATCHES",
     "SECRET_FIELDS",
@@ -179,6 +180,16 @@ RESPONSE_PATCHES: dict[str, dict[int, str | None]] = {
 }
 
 
+# Operations the spec says need a token, which the server also serves without one: the
+# checkout confirmation (api/checkouts/client_confirm_422_missing_email, called without a
+# token, is processed like any checkout client call) and dynamic client registration
+# (api/oauth2/clients_create_422_*_redirect_uri, anonymous). The SDK sends the client's token
+# when it has one and works without.
+OPTIONAL_AUTH: frozenset[str] = frozenset(
+    {"checkouts:client_confirm", "oauth2:clients:oauth2:create_client"}
+)
+
+
 class Overlay:
     """The tables above, as one object the builder takes (tests pass their own)."""
 
@@ -191,6 +202,7 @@ class Overlay:
         secret_fields: frozenset[str] | None = None,
         extra_schemas: dict[str, dict[str, Any]] | None = None,
         response_patches: dict[str, dict[int, str | None]] | None = None,
+        optional_auth: frozenset[str] | None = None,
     ) -> None:
         self.schema_patches = schema_patches or {}
         self.context_unions = context_unions or {}
@@ -198,6 +210,7 @@ class Overlay:
         self.secret_fields = secret_fields or frozenset()
         self.extra_schemas = extra_schemas or {}
         self.response_patches = response_patches or {}
+        self.optional_auth = optional_auth or frozenset()
 
     @classmethod
     def polar(cls) -> Overlay:
@@ -209,4 +222,5 @@ class Overlay:
             secret_fields=SECRET_FIELDS,
             extra_schemas=EXTRA_SCHEMAS,
             response_patches=RESPONSE_PATCHES,
+            optional_auth=OPTIONAL_AUTH,
         )

@@ -123,6 +123,7 @@ OP_CLIENT_CONFIRM: Operation[CheckoutPublicConfirmed] = Operation(
     body="json",
     body_type=lambda: _m.CheckoutConfirmStripe,
     results={200: Result("json", lambda: _m.CheckoutPublicConfirmed)},
+    auth="optional",
     secret_path=True,
 )
 
@@ -658,8 +659,9 @@ class AsyncCheckouts(AsyncResource):
 
         Path parameters (`client_secret`) are percent-encoded. The body is a
         `CheckoutConfirmStripe`: pass it as `request=` or as keyword fields; optional fields
-        left out are not sent. Needs an organization or personal access token. `timeout` and
-        `retry` override the client's settings for this call.
+        left out are not sent. Sends the client's token when it has one, and also works on a
+        client built without one. `timeout` and `retry` override the client's settings for this
+        call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.

@@ -90,6 +90,7 @@ OP_CLIENTS_CREATE_CLIENT: Operation[OAuth2ClientRegistration] = Operation(
     body="json",
     body_type=lambda: _m.OAuth2ClientConfiguration,
     results={201: Result("json", lambda: _m.OAuth2ClientRegistration)},
+    auth="optional",
 )
 
 OP_CLIENTS_GET_CLIENT: Operation[OAuth2ClientRegistration] = Operation(
@@ -483,8 +484,9 @@ class AsyncOauth2Clients(AsyncResource):
         """Send `POST /v1/oauth2/register` and return the `OAuth2ClientRegistration`.
 
         The body is a `OAuth2ClientConfiguration`: pass it as `request=` or as keyword fields;
-        optional fields left out are not sent. Needs an organization or personal access token.
-        `timeout` and `retry` override the client's settings for this call.
+        optional fields left out are not sent. Sends the client's token when it has one, and
+        also works on a client built without one. `timeout` and `retry` override the client's
+        settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -541,10 +543,12 @@ class AsyncOauth2Clients(AsyncResource):
     @overload
     async def update_client(
         self,
-        client_id: str,
+        path_client_id: str,
+        /,
         *,
         redirect_uris: builtins.list[str],
         client_name: str,
+        client_id: str,
         token_endpoint_auth_method: Literal["client_secret_basic", "client_secret_post", "none"]
         | str
         | NotGiven = NOT_GIVEN,
@@ -563,7 +567,8 @@ class AsyncOauth2Clients(AsyncResource):
     @overload
     async def update_client(
         self,
-        client_id: str,
+        path_client_id: str,
+        /,
         *,
         request: OAuth2ClientConfigurationUpdate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
@@ -571,7 +576,8 @@ class AsyncOauth2Clients(AsyncResource):
     ) -> OAuth2ClientRegistration: ...
     async def update_client(
         self,
-        client_id: str,
+        path_client_id: str,
+        /,
         *,
         request: OAuth2ClientConfigurationUpdate | None = None,
         redirect_uris: builtins.list[str] | NotGiven = NOT_GIVEN,
@@ -588,12 +594,14 @@ class AsyncOauth2Clients(AsyncResource):
         tos_uri: str | NotGiven | None = NOT_GIVEN,
         policy_uri: str | NotGiven | None = NOT_GIVEN,
         default_sub_type: SubType | str | NotGiven = NOT_GIVEN,
+        client_id: str | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
     ) -> OAuth2ClientRegistration:
         """Send `PUT /v1/oauth2/register/{client_id}` and return the `OAuth2ClientRegistration`.
 
-        Path parameters (`client_id`) are percent-encoded. The body is a
+        Path parameters (`path_client_id`) are percent-encoded. They are positional only: the
+        body has fields of the same names, which are keywords. The body is a
         `OAuth2ClientConfigurationUpdate`: pass it as `request=` or as keyword fields; optional
         fields left out are not sent. Needs an organization or personal access token. `timeout`
         and `retry` override the client's settings for this call.
@@ -607,7 +615,7 @@ class AsyncOauth2Clients(AsyncResource):
         """
         return await self._core.call(
             OP_CLIENTS_UPDATE_CLIENT,
-            (client_id,),
+            (path_client_id,),
             (),
             request,
             {

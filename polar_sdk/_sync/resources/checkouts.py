@@ -572,8 +572,9 @@ class Checkouts(BlockingResource):
 
         Path parameters (`client_secret`) are percent-encoded. The body is a
         `CheckoutConfirmStripe`: pass it as `request=` or as keyword fields; optional fields
-        left out are not sent. Needs an organization or personal access token. `timeout` and
-        `retry` override the client's settings for this call.
+        left out are not sent. Sends the client's token when it has one, and also works on a
+        client built without one. `timeout` and `retry` override the client's settings for this
+        call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.

@@ -700,10 +700,12 @@ class CustomersMembers(BlockingResource):
     @overload
     def create_external(
         self,
-        external_id: str,
+        path_external_id: str,
+        /,
         *,
         email: str,
         name: str | NotGiven | None = NOT_GIVEN,
+        external_id: str | NotGiven | None = NOT_GIVEN,
         role: Literal["member", "billing_manager"] | str | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
@@ -711,7 +713,8 @@ class CustomersMembers(BlockingResource):
     @overload
     def create_external(
         self,
-        external_id: str,
+        path_external_id: str,
+        /,
         *,
         request: MemberCreateFromCustomer,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
@@ -719,18 +722,21 @@ class CustomersMembers(BlockingResource):
     ) -> Member: ...
     def create_external(
         self,
-        external_id: str,
+        path_external_id: str,
+        /,
         *,
         request: MemberCreateFromCustomer | None = None,
         email: str | NotGiven = NOT_GIVEN,
         name: str | NotGiven | None = NOT_GIVEN,
+        external_id: str | NotGiven | None = NOT_GIVEN,
         role: Literal["member", "billing_manager"] | str | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
     ) -> Member:
         """Send `POST /v1/customers/external/{external_id}/members` and return the `Member`.
 
-        Path parameters (`external_id`) are percent-encoded. The body is a
+        Path parameters (`path_external_id`) are percent-encoded. They are positional only: the
+        body has fields of the same names, which are keywords. The body is a
         `MemberCreateFromCustomer`: pass it as `request=` or as keyword fields; optional fields
         left out are not sent. Needs a token with the `members:write` scope. `timeout` and
         `retry` override the client's settings for this call.
@@ -747,10 +753,10 @@ class CustomersMembers(BlockingResource):
         """
         return self._core.call(
             OP_MEMBERS_CREATE_EXTERNAL,
-            (external_id,),
+            (path_external_id,),
             (),
             request,
-            {"email": email, "name": name, "role": role, "external_id": external_id},
+            {"email": email, "name": name, "external_id": external_id, "role": role},
             timeout,
             retry,
         )

@@ -217,8 +217,10 @@ class Files(BlockingResource):
     @overload
     def uploaded(
         self,
-        id: str,
+        path_id: str,
+        /,
         *,
+        id: str,
         path: str,
         parts: builtins.list[S3FileUploadCompletedPart],
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
@@ -227,7 +229,8 @@ class Files(BlockingResource):
     @overload
     def uploaded(
         self,
-        id: str,
+        path_id: str,
+        /,
         *,
         request: FileUploadCompleted,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
@@ -235,9 +238,11 @@ class Files(BlockingResource):
     ) -> FileRead: ...
     def uploaded(
         self,
-        id: str,
+        path_id: str,
+        /,
         *,
         request: FileUploadCompleted | None = None,
+        id: str | NotGiven = NOT_GIVEN,
         path: str | NotGiven = NOT_GIVEN,
         parts: builtins.list[S3FileUploadCompletedPart] | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
@@ -245,10 +250,11 @@ class Files(BlockingResource):
     ) -> FileRead:
         """Send `POST /v1/files/{id}/uploaded` and return the `FileRead`.
 
-        Path parameters (`id`) are percent-encoded. The body is a `FileUploadCompleted`: pass it
-        as `request=` or as keyword fields; optional fields left out are not sent. Needs a token
-        with the `files:write` scope. `timeout` and `retry` override the client's settings for
-        this call.
+        Path parameters (`path_id`) are percent-encoded. They are positional only: the body has
+        fields of the same names, which are keywords. The body is a `FileUploadCompleted`: pass
+        it as `request=` or as keyword fields; optional fields left out are not sent. Needs a
+        token with the `files:write` scope. `timeout` and `retry` override the client's settings
+        for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -261,10 +267,10 @@ class Files(BlockingResource):
         """
         return self._core.call(
             OP_UPLOADED,
-            (id,),
+            (path_id,),
             (),
             request,
-            {"path": path, "parts": parts, "id": id},
+            {"id": id, "path": path, "parts": parts},
             timeout,
             retry,
         )

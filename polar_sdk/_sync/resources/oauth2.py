@@ -407,8 +407,9 @@ class Oauth2Clients(BlockingResource):
         """Send `POST /v1/oauth2/register` and return the `OAuth2ClientRegistration`.
 
         The body is a `OAuth2ClientConfiguration`: pass it as `request=` or as keyword fields;
-        optional fields left out are not sent. Needs an organization or personal access token.
-        `timeout` and `retry` override the client's settings for this call.
+        optional fields left out are not sent. Sends the client's token when it has one, and
+        also works on a client built without one. `timeout` and `retry` override the client's
+        settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -463,10 +464,12 @@ class Oauth2Clients(BlockingResource):
     @overload
     def update_client(
         self,
-        client_id: str,
+        path_client_id: str,
+        /,
         *,
         redirect_uris: builtins.list[str],
         client_name: str,
+        client_id: str,
         token_endpoint_auth_method: Literal["client_secret_basic", "client_secret_post", "none"]
         | str
         | NotGiven = NOT_GIVEN,
@@ -485,7 +488,8 @@ class Oauth2Clients(BlockingResource):
     @overload
     def update_client(
         self,
-        client_id: str,
+        path_client_id: str,
+        /,
         *,
         request: OAuth2ClientConfigurationUpdate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
@@ -493,7 +497,8 @@ class Oauth2Clients(BlockingResource):
     ) -> OAuth2ClientRegistration: ...
     def update_client(
         self,
-        client_id: str,
+        path_client_id: str,
+        /,
         *,
         request: OAuth2ClientConfigurationUpdate | None = None,
         redirect_uris: builtins.list[str] | NotGiven = NOT_GIVEN,
@@ -510,12 +515,14 @@ class Oauth2Clients(BlockingResource):
         tos_uri: str | NotGiven | None = NOT_GIVEN,
         policy_uri: str | NotGiven | None = NOT_GIVEN,
         default_sub_type: SubType | str | NotGiven = NOT_GIVEN,
+        client_id: str | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
     ) -> OAuth2ClientRegistration:
         """Send `PUT /v1/oauth2/register/{client_id}` and return the `OAuth2ClientRegistration`.
 
-        Path parameters (`client_id`) are percent-encoded. The body is a
+        Path parameters (`path_client_id`) are percent-encoded. They are positional only: the
+        body has fields of the same names, which are keywords. The body is a
         `OAuth2ClientConfigurationUpdate`: pass it as `request=` or as keyword fields; optional
         fields left out are not sent. Needs an organization or personal access token. `timeout`
         and `retry` override the client's settings for this call.
@@ -529,7 +536,7 @@ class Oauth2Clients(BlockingResource):
         """
         return self._core.call(
             OP_CLIENTS_UPDATE_CLIENT,
-            (client_id,),
+            (path_client_id,),
             (),
             request,
             {
