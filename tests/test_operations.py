@@ -468,3 +468,73 @@ async def test_secret_path_parameters_stay_out_of_messages_and_logs(
     assert secret not in str(info.value) + repr(info.value)
     assert caplog.records  # the call was logged ...
     assert secret not in caplog.text  # ... without the secret
+
+
+async def test_org_session_and_public_calls_interleaved(api: FakePolarAPI) -> None:
+    """Many tasks mix three kinds of calls; each request carries exactly its own credential."""
+    api.always(200, customer(1))
+    async with client(api, max_in_flight=5) as polar:
+        portal = polar.with_options(access_token=SESSION_TOKEN)
+        assert polar.has_access_token
+
+        async def one(i: int) -> None:
+            kind = i % 3
+            if kind == 0:
+                await polar.customers.get(f"7d5a7a70-e4c2-4b63-9163-{i:012d}")
+            elif kind == 1:
+                await portal.customer_portal.customers.delete_payment_method(
+                    f"0a7c50f0-8e36-4d5d-8d0e-{i:012d}"
+                )
+            else:
+                await polar.customer_portal.license_keys.deactivate(
+                    key=f"LK-{i}", organization_id=ORG, activation_id=ORG
+                )
+
+        async with anyio.create_task_group() as tg:
+            for i in range(150):
+                tg.start_soon(one, i)
+    assert len(api.requests) == 150
+    for request in api.requests:
+        if request.path.startswith("/v1/customers/"):
+            assert request.headers["authorization"] == f"Bearer {TOKEN}"
+        elif "/payment-methods/" in request.path:
+            assert request.headers["authorization"] == f"Bearer {SESSION_TOKEN}"
+        else:
+            assert request.path == "/v1/customer-portal/license-keys/deactivate"
+            assert "authorization" not in request.headers
+
+
+async def test_a_view_per_request_keeps_memory_flat(api: FakePolarAPI) -> None:
+    """A web app making one `with_options` view per request (its own token) does not grow."""
+    import gc
+    import tracemalloc
+
+    api.always(200, customer(1))
+    async with client(api) as polar:
+
+        async def requests(start: int, count: int) -> None:
+            for i in range(start, start + count):
+                view = polar.with_options(access_token=f"polar_oat_request{i:08d}{'y' * 24}")
+                await view.customers.get("7d5a7a70-e4c2-4b63-9163-e1ec8f1dafa9")
+
+        await requests(0, 300)  # warm: caches reach their bounds
+        gc.collect()
+        tracemalloc.start()
+        before = tracemalloc.take_snapshot()
+        await requests(300, 1500)
+        gc.collect()
+        after = tracemalloc.take_snapshot()
+        tracemalloc.stop()
+        state = polar._http._shared.current
+        assert state is not None
+        assert len(state.headers) <= 64  # merged header sets, bounded
+    # The loopback server runs in this process and keeps every request: count the client only.
+    server_side = [
+        tracemalloc.Filter(False, pattern)
+        for pattern in ("*uvicorn*", "*h11*", "*fakeapi.py", "*tracemalloc*")
+    ]
+    diff = after.filter_traces(server_side).compare_to(
+        before.filter_traces(server_side), "filename"
+    )
+    growth = sum(s.size_diff for s in diff)
+    assert growth < 150_000, growth  # 1,500 views and calls: under 100 bytes each
