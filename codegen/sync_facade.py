@@ -601,6 +601,7 @@ _CLIENT_METHODS = '''    @property
         access_token: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Polar:
         """A client with other settings that shares this one's thread and connections.
 
@@ -613,7 +614,7 @@ _CLIENT_METHODS = '''    @property
         clone._core = self._core
         clone._owner = False
         clone._caller = self._caller.with_options(
-            access_token=access_token, timeout=timeout, retry=retry
+            access_token=access_token, timeout=timeout, retry=retry, deadline=deadline
         )
         return clone
 
@@ -677,6 +678,7 @@ def _client_module(package_dir: Path, resources: list[AsyncClass]) -> str:
     imports.offer("Iterator", ImportedName("collections.abc", "Iterator"))
     imports.offer("PortalCore", ImportedName(f"{PACKAGE}._portal", "PortalCore"))
     imports.offer("AsyncPolar", ImportedName(f"{PACKAGE}._client", "AsyncPolar"))
+    imports.offer("DEFAULT_DEADLINE", ImportedName(f"{PACKAGE}._client", "DEFAULT_DEADLINE"))
     imports.offer("core_of", ImportedName(f"{PACKAGE}._client", "core_of"))
     imports.offer("BlockingCaller", ImportedName(f"{PACKAGE}._resource", "BlockingCaller"))
     imports.offer("NotGiven", ImportedName(f"{PACKAGE}._types", "NotGiven"))

@@ -20,7 +20,7 @@ from ._config import (
     ServerName,
 )
 from ._exceptions import ClientClosedError, ConfigurationError, InvalidRequestError
-from ._http import HTTPCore, as_timeout
+from ._http import HTTPCore, as_timeout, check_deadline
 from ._retry import RetryPolicy
 from ._types import NOT_GIVEN, NotGiven, NotGivenOr, TimeoutTypes
 from .resources import AsyncResources
@@ -32,6 +32,9 @@ DEFAULT_RETRY = RetryPolicy()
 
 DEFAULT_MAX_IN_FLIGHT = 20
 """Requests in flight at once per event loop unless told otherwise."""
+
+DEFAULT_DEADLINE = 300.0
+"""Seconds a whole call may take unless told otherwise (attempts, waits and reads included)."""
 
 
 _PROXY_SCHEMES = ("http", "https", "all")
@@ -249,6 +252,11 @@ class AsyncPolar(AsyncResources):
             tail latency steady under hundreds of concurrent calls, where an unbounded pool
             slows down as connections contend; `None` leaves all queueing to the pool.
         allow_insecure_http: permit a plain-http `base_url` on a non-loopback host.
+        deadline: seconds a whole call may take (default 300), from the first byte sent to
+            the last byte read, every attempt and backoff wait included; `None` lifts it.
+            `timeout` bounds each network step (connect, each read) instead, so a server that
+            trickles its answer is stopped only by the deadline. Each method also takes
+            `deadline=`; lift it for a very large CSV export.
 
     Raises:
         ConfigurationError: an unusable token, a bad server / base URL, or an argument of
@@ -267,6 +275,7 @@ class AsyncPolar(AsyncResources):
         limits: httpx.Limits | None = None,
         max_in_flight: int | None = DEFAULT_MAX_IN_FLIGHT,
         allow_insecure_http: bool = False,
+        deadline: float | None = DEFAULT_DEADLINE,
     ) -> None:
         token = _resolve_token(access_token)
         _check_arguments(
@@ -283,6 +292,10 @@ class AsyncPolar(AsyncResources):
             client_timeout = DEFAULT_TIMEOUT if timeout is NOT_GIVEN else as_timeout(timeout)
         except InvalidRequestError as exc:
             raise ConfigurationError(f"timeout: {exc}") from None
+        try:
+            check_deadline(deadline)
+        except InvalidRequestError as exc:
+            raise ConfigurationError(str(exc)) from None
         pool_limits = limits or httpx.Limits()
 
         ssl_contexts: list[ssl.SSLContext] = []  # built on first use, shared by its loops
@@ -313,6 +326,7 @@ class AsyncPolar(AsyncResources):
             make_client=make_client,
             retry=retry,
             max_in_flight=max_in_flight,
+            deadline=deadline,
         )
 
     @property
@@ -344,6 +358,7 @@ class AsyncPolar(AsyncResources):
         access_token: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> AsyncPolar:
         """A client with other settings that shares this one's connections.
 
@@ -357,7 +372,7 @@ class AsyncPolar(AsyncResources):
         if not isinstance(access_token, NotGiven):
             token = _resolve_token(access_token, from_env=False)
         try:
-            view = self._http.derive(token=token, timeout=timeout, retry=retry)
+            view = self._http.derive(token=token, timeout=timeout, retry=retry, deadline=deadline)
         except InvalidRequestError as exc:
             raise ConfigurationError(str(exc)) from None
         clone = object.__new__(AsyncPolar)

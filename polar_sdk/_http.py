@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from ._transport import DirectClient
     from .models import ValidationError
 
-__all__ = ["HTTPCore", "as_timeout"]
+__all__ = ["HTTPCore", "as_timeout", "check_deadline"]
 
 _CONTENT_TYPES: dict[str | None, str | None] = {
     None: None,
@@ -87,6 +87,19 @@ def as_timeout(value: TimeoutTypes) -> httpx.Timeout:
                 f"timeouts must be None or a number of seconds >= 0, got {value!r}"
             )
     return timeout
+
+
+def check_deadline(value: object) -> float | None:
+    """`value` as a deadline in seconds (`None`: none); `InvalidRequestError` when unusable."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidRequestError(
+            f"deadline must be a number of seconds or None, got {type(value).__name__}"
+        )
+    if not (0 < value < math.inf):  # also catches NaN
+        raise InvalidRequestError(f"deadline must be a finite number of seconds > 0, got {value!r}")
+    return float(value)
 
 
 def _cap_timeout(timeout: httpx.Timeout, remaining: float) -> httpx.Timeout:
@@ -213,10 +226,13 @@ class HTTPCore:
         make_client: builds an owned client (one per event loop).
         retry: the default retry policy (`None` disables retries).
         max_in_flight: at most this many requests at once per event loop (`None`: no limit).
+        deadline: seconds a whole call may take, attempts, waits and body reads included
+            (`None`: no limit).
     """
 
     __slots__ = (
         "_base_url",
+        "_deadline",
         "_header_sets",
         "_owner",
         "_raw",
@@ -237,8 +253,10 @@ class HTTPCore:
         make_client: Callable[[], httpx.AsyncClient],
         retry: RetryPolicy | None,
         max_in_flight: int | None = None,
+        deadline: float | None = None,
     ) -> None:
         self._shared = _Shared(hooks, http_client, make_client, max_in_flight)
+        self._deadline = check_deadline(deadline)
         self._base_url = base_url
         self._owner = True
         self._raw = False
@@ -273,6 +291,7 @@ class HTTPCore:
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
         raw: bool | None = None,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> HTTPCore:
         """A view with other settings on the same connections (closing it closes nothing)."""
         view = object.__new__(HTTPCore)
@@ -287,6 +306,7 @@ class HTTPCore:
             view._set_token(token)
         view._timeout = self._timeout if timeout is NOT_GIVEN else as_timeout(timeout)
         view._retry = self._retry if retry is NOT_GIVEN else (retry or NO_RETRY)
+        view._deadline = self._deadline if deadline is NOT_GIVEN else check_deadline(deadline)
         return view
 
     def __repr__(self) -> str:
@@ -386,6 +406,7 @@ class HTTPCore:
         fields: Mapping[str, object] | None,
         timeout: NotGivenOr[TimeoutTypes],
         retry: NotGivenOr[RetryPolicy | None],
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> _T:
         """Send one operation (with retries) and give its result (see `Operation`).
 
@@ -393,7 +414,7 @@ class HTTPCore:
         operation's order (`NOT_GIVEN` or `None`: not sent), `request`/`fields` the body as
         a model or as keyword fields.
         """
-        response = await self.send(op, path, query, request, fields, timeout, retry)
+        response = await self.send(op, path, query, request, fields, timeout, retry, deadline)
         result: _T = self.result(op, response)
         return result
 
@@ -404,14 +425,18 @@ class HTTPCore:
         query: Sequence[object],
         timeout: NotGivenOr[TimeoutTypes],
         retry: NotGivenOr[RetryPolicy | None],
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> AsyncPager[Any]:
-        """A list call's pager (on a raw view: an awaitable of the first page, raw)."""
+        """A list call's pager (on a raw view: an awaitable of the first page, raw).
+
+        The deadline bounds each page's request, not the whole iteration.
+        """
         if self._raw:
             pager: AsyncPager[Any] = AsyncPager(
-                self.derive(raw=False), op, path, query, timeout, retry
+                self.derive(raw=False), op, path, query, timeout, retry, deadline
             )
             return cast("AsyncPager[Any]", pager.raw())
-        return AsyncPager(self, op, path, query, timeout, retry)
+        return AsyncPager(self, op, path, query, timeout, retry, deadline)
 
     def raw_view(self) -> HTTPCore:
         """A view whose calls give `RawResponse`s (for `with_raw_response`)."""
@@ -426,6 +451,7 @@ class HTTPCore:
         fields: Mapping[str, object] | None,
         timeout: NotGivenOr[TimeoutTypes],
         retry: NotGivenOr[RetryPolicy | None],
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> httpx.Response:
         """Send one operation (with retries) and give its final answer, whatever the status."""
         if self._shared.closed:
@@ -461,7 +487,9 @@ class HTTPCore:
         # Logs and messages name the path, never the query string (filters can hold emails
         # or tokens), and only the template when a path parameter is a secret.
         label = op.path if op.secret_path else target.partition("?")[0]
-        return await self._round_trip(op.method, target, content, headers, timeout, retry, label)
+        return await self._round_trip(
+            op.method, target, content, headers, timeout, retry, label, deadline
+        )
 
     def result(self, op: Operation[Any], response: httpx.Response) -> Any:
         """The call's result for `response`, or its error (raised)."""
@@ -514,25 +542,33 @@ class HTTPCore:
         timeout: NotGivenOr[TimeoutTypes],
         retry: NotGivenOr[RetryPolicy | None],
         label: str,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> httpx.Response:
-        """Send with retries; `label` names the request in logs and messages (no query)."""
+        """Send with retries; `label` names the request in logs and messages (no query).
+
+        The call ends by its deadline (the call's, else the client's; a retry policy's own
+        deadline can only shorten it), whatever each attempt's timeouts allow.
+        """
         policy = self._retry if retry is NOT_GIVEN else (retry or NO_RETRY)
         if timeout is not NOT_GIVEN:
             request_timeout: httpx.Timeout | None = as_timeout(timeout)
         else:
             request_timeout = self._timeout
+        limit = self._deadline if deadline is NOT_GIVEN else check_deadline(deadline)
+        if policy.deadline is not None and (limit is None or policy.deadline < limit):
+            limit = policy.deadline
         started = time.monotonic()
-        deadline = None if policy.deadline is None else started + policy.deadline
+        ends = None if limit is None else started + limit
         state = await self._state()
         limiter = state.limiter
         if limiter is None:
             return await self._send(
-                state, method, path, content, headers, request_timeout, policy, deadline, label
+                state, method, path, content, headers, request_timeout, policy, ends, limit, label
             )
-        await self._acquire(limiter, state, request_timeout, deadline, method, label, policy)
+        await self._acquire(limiter, state, request_timeout, ends, limit, method, label)
         try:
             return await self._send(
-                state, method, path, content, headers, request_timeout, policy, deadline, label
+                state, method, path, content, headers, request_timeout, policy, ends, limit, label
             )
         finally:
             limiter.release()
@@ -543,9 +579,9 @@ class HTTPCore:
         state: _LoopState,
         timeout: httpx.Timeout | None,
         deadline: float | None,
+        limit: float | None,
         method: str,
         path: str,
-        policy: RetryPolicy,
     ) -> None:
         """Wait for an in-flight slot, no longer than the pool timeout or the deadline."""
         import anyio
@@ -567,7 +603,7 @@ class HTTPCore:
                 await limiter.acquire()
         except TimeoutError:
             if deadline is not None and time.monotonic() >= deadline:
-                raise self._deadline_error(method, path, policy, 0, None) from None
+                raise self._deadline_error(method, path, limit, 0, None) from None
             raise APITimeoutError(
                 f"no free slot for {method} {path} within the pool timeout ({wait:g} s): "
                 f"{limiter.total_tokens:g} requests were already in flight (max_in_flight)"
@@ -583,6 +619,7 @@ class HTTPCore:
         timeout: httpx.Timeout | None,
         policy: RetryPolicy,
         deadline: float | None,
+        limit: float | None,
         label: str,
     ) -> httpx.Response:
         """Send until a final answer: the expected one, or one not worth retrying."""
@@ -600,7 +637,7 @@ class HTTPCore:
             if deadline is not None:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise self._deadline_error(method, path, policy, attempt - 1, None)
+                    raise self._deadline_error(method, path, limit, attempt - 1, None)
                 attempt_timeout = _cap_timeout(timeout or client.timeout, remaining)
             direct = state.direct
             if direct is not None and (
@@ -630,7 +667,7 @@ class HTTPCore:
                         else:
                             response = await _send_direct(direct, request)
             except TimeoutError as exc:
-                raise self._deadline_error(method, path, policy, attempt, request) from exc
+                raise self._deadline_error(method, path, limit, attempt, request) from exc
             except RuntimeError as exc:
                 if client.is_closed:  # closed under us by aclose() or the loop's end
                     raise self._closed_error() from exc
@@ -754,12 +791,12 @@ class HTTPCore:
         self,
         method: str,
         path: str,
-        policy: RetryPolicy,
+        limit: float | None,
         attempts: int,
         request: httpx.Request | None,
     ) -> APITimeoutError:
         return APITimeoutError(
-            f"deadline of {policy.deadline:g} s ran out for {method} {path} on {self._base_url}"
+            f"deadline of {limit or 0:g} s ran out for {method} {path} on {self._base_url}"
             f" after {attempts} attempt{'s' if attempts != 1 else ''}",
             request=request,
         )

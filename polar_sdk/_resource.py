@@ -105,10 +105,11 @@ class BlockingCaller:
         fields: Mapping[str, object] | None,
         timeout: NotGivenOr[TimeoutTypes],
         retry: NotGivenOr[RetryPolicy | None],
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> _T:
         """One call, run to its end on the loop thread."""
         result: _T = self._core.call(
-            self._http().call, op, path, query, request, fields, timeout, retry
+            self._http().call, op, path, query, request, fields, timeout, retry, deadline
         )
         return result
 
@@ -119,17 +120,18 @@ class BlockingCaller:
         query: Sequence[object],
         timeout: NotGivenOr[TimeoutTypes],
         retry: NotGivenOr[RetryPolicy | None],
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Page[Any]:
         """The first page of a list call (or, on a raw view, a `RawResponse` of it)."""
         http = self._http()
         if http.raw:
             pager: AsyncPager[Any] = AsyncPager(
-                http.derive(raw=False), op, path, query, timeout, retry
+                http.derive(raw=False), op, path, query, timeout, retry, deadline
             )
             raw: RawResponse[AsyncPage[Any]] = self._core.call(pager.raw)
             page = Page(raw.parsed, self._core.call)
             return cast("Page[Any]", RawResponse(raw.http_response, page))
-        pager = AsyncPager(http, op, path, query, timeout, retry)
+        pager = AsyncPager(http, op, path, query, timeout, retry, deadline)
         first: AsyncPage[Any] = self._core.call(pager._first)  # pyright: ignore[reportPrivateUsage]
         return Page(first, self._core.call)
 
@@ -144,6 +146,7 @@ class BlockingCaller:
         access_token: str | NotGiven | None,
         timeout: NotGivenOr[TimeoutTypes],
         retry: NotGivenOr[RetryPolicy | None],
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> BlockingCaller:
         """A caller for a view of the core with other settings (see `AsyncPolar.with_options`).
 
@@ -152,16 +155,18 @@ class BlockingCaller:
         """
         from ._client import _resolve_token  # pyright: ignore[reportPrivateUsage]
         from ._exceptions import ConfigurationError, InvalidRequestError
-        from ._http import as_timeout
+        from ._http import as_timeout, check_deadline
 
         token: NotGivenOr[str | None] = NOT_GIVEN
         if not isinstance(access_token, NotGiven):
             token = _resolve_token(access_token, from_env=False)
-        if not isinstance(timeout, NotGiven):
-            try:
+        try:
+            if not isinstance(timeout, NotGiven):
                 as_timeout(timeout)
-            except InvalidRequestError as exc:
-                raise ConfigurationError(str(exc)) from None
+            if not isinstance(deadline, NotGiven):
+                check_deadline(deadline)
+        except InvalidRequestError as exc:
+            raise ConfigurationError(str(exc)) from None
         parent = self._http
         made: list[tuple[HTTPCore, HTTPCore]] = []
 
@@ -169,7 +174,7 @@ class BlockingCaller:
             base = parent()
             if made and made[0][0] is base:
                 return made[0][1]
-            derived = base.derive(token=token, timeout=timeout, retry=retry)
+            derived = base.derive(token=token, timeout=timeout, retry=retry, deadline=deadline)
             made[:] = [(base, derived)]
             return derived
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import httpx
 
-from ._types import NotGivenOr, TimeoutTypes
+from ._types import NOT_GIVEN, NotGivenOr, TimeoutTypes
 
 if TYPE_CHECKING:
     from ._http import HTTPCore
@@ -67,7 +67,7 @@ class RawResponse(Generic[_R]):
 class _Request:
     """One list call's arguments, to ask for the following pages with."""
 
-    __slots__ = ("core", "op", "path", "query", "retry", "timeout")
+    __slots__ = ("core", "deadline", "op", "path", "query", "retry", "timeout")
 
     def __init__(
         self,
@@ -77,6 +77,7 @@ class _Request:
         query: Sequence[object],
         timeout: NotGivenOr[TimeoutTypes],
         retry: NotGivenOr[RetryPolicy | None],
+        deadline: NotGivenOr[float | None],
     ) -> None:
         self.core = core
         self.op = op
@@ -84,6 +85,7 @@ class _Request:
         self.query = query
         self.timeout = timeout
         self.retry = retry
+        self.deadline = deadline
 
     def page_number(self) -> int:
         index = self.op.page_index
@@ -95,12 +97,14 @@ class _Request:
         query = list(self.query)
         if index is not None:
             query[index] = number
-        return _Request(self.core, self.op, self.path, query, self.timeout, self.retry)
+        return _Request(
+            self.core, self.op, self.path, query, self.timeout, self.retry, self.deadline
+        )
 
     async def fetch(self) -> tuple[httpx.Response, AsyncPage[Any]]:
         core = self.core  # never a raw view: pages hold parsed answers
         response = await core.send(
-            self.op, self.path, self.query, None, None, self.timeout, self.retry
+            self.op, self.path, self.query, None, None, self.timeout, self.retry, self.deadline
         )
         return response, AsyncPage(core.result(self.op, response), self)
 
@@ -177,8 +181,9 @@ class AsyncPager(Generic[_T]):
         query: Sequence[object],
         timeout: NotGivenOr[TimeoutTypes],
         retry: NotGivenOr[RetryPolicy | None],
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> None:
-        self._request = _Request(core, op, path, query, timeout, retry)
+        self._request = _Request(core, op, path, query, timeout, retry, deadline)
 
     async def _first(self) -> AsyncPage[_T]:
         _, page = await self._request.fetch()

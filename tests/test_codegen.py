@@ -133,7 +133,7 @@ def test_generator_follows_new_constructor_parameters_and_resources(tmp_path: Pa
     package = _copy_package(tmp_path)
     client = package / "_client.py"
     text = client.read_text(encoding="utf-8")
-    anchor = "        allow_insecure_http: bool = False,\n    ) -> None:"
+    anchor = "        deadline: float | None = DEFAULT_DEADLINE,\n    ) -> None:"
     assert anchor in text
     text = text.replace(anchor, '        region: str = "eu",\n' + anchor)
     anchor = "    def __init__(\n        self,\n        access_token"

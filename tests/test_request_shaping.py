@@ -295,11 +295,13 @@ async def test_callers_client_timeout_respected_and_overridable() -> None:
             customer_id=CUSTOMER, timeout=httpx.Timeout(2.0, connect=0.5)
         )
         await polar.customer_sessions.create(customer_id=CUSTOMER, timeout=None)
+        await polar.customer_sessions.create(customer_id=CUSTOMER, timeout=None, deadline=None)
     seen = [r.extensions["timeout"] for r in rec.requests]
     assert seen[0]["read"] == 3.0
     assert seen[1]["read"] == 1.5
     assert (seen[2]["read"], seen[2]["connect"]) == (2.0, 0.5)
-    assert seen[3]["read"] is None
+    assert 299 < seen[3]["read"] <= 300  # no timeout, but the 300 s deadline still bounds it
+    assert seen[4]["read"] is None
     assert not http.is_closed  # the caller's client is theirs to close
     await http.aclose()
 

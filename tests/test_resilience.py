@@ -19,6 +19,7 @@ from polar_sdk.errors import (
     APIConnectionError,
     APIException,
     APITimeoutError,
+    ConfigurationError,
     RateLimitError,
     ResponseDecodeError,
     ServerError,
@@ -127,6 +128,45 @@ async def test_dripping_body_is_cut_by_the_deadline(faults: FaultServer) -> None
     assert info.value.request is not None
     assert 0.75 <= elapsed < 1.4
     assert len(faults.requests) == 1
+
+
+async def test_every_call_has_a_deadline_without_any_retry_policy(faults: FaultServer) -> None:
+    """`timeout` bounds each read; a body trickling in under it is stopped by the deadline."""
+    faults.script([respond(201, SESSION_BODY, drip=20, interval=0.15)])  # ~3 s in all
+    started = time.monotonic()
+    async with polar_for(faults, retry=None, deadline=0.9) as p:
+        with pytest.raises(APITimeoutError, match=r"deadline of 0\.9 s ran out") as info:
+            await create(p, timeout=1.0)
+    assert 0.85 <= time.monotonic() - started < 1.5
+    assert info.value.request is not None
+
+
+async def test_a_call_deadline_overrides_the_clients_and_none_lifts_it(
+    faults: FaultServer,
+) -> None:
+    faults.script(
+        [
+            respond(201, SESSION_BODY, drip=10, interval=0.1),  # ~1 s
+            respond(201, SESSION_BODY, drip=10, interval=0.1),
+        ]
+    )
+    async with polar_for(faults, retry=None, deadline=30.0) as p:
+        started = time.monotonic()
+        with pytest.raises(APITimeoutError, match=r"deadline of 0\.4 s"):
+            await create(p, deadline=0.4)
+        assert time.monotonic() - started < 0.9
+        session = await create(p, deadline=None)  # lifted: the slow answer completes
+    assert session.id == SESSION_BODY["id"]
+
+
+def test_the_default_deadline_is_five_minutes() -> None:
+    from polar_sdk._client import DEFAULT_DEADLINE
+
+    assert DEFAULT_DEADLINE == 300.0
+    with pytest.raises(ConfigurationError, match="deadline"):
+        AsyncPolar(TOKEN, deadline=0)
+    with pytest.raises(ConfigurationError, match="deadline"):
+        AsyncPolar(TOKEN).with_options(deadline=float("nan"))
 
 
 async def test_truncated_json_connection_closed_early(faults: FaultServer) -> None:

@@ -40,11 +40,12 @@ _ERRORS = {
     422: "HTTPValidationError",
     429: "RateLimitError",
 }
-_RESERVED = {"self", "request", "timeout", "retry"}
+_RESERVED = {"self", "request", "timeout", "retry", "deadline"}
 _SECRET = re.compile(r"(^|_)(token|secret|key)$")
 _CALL_OPTIONS = (
     "timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN",
     "retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN",
+    "deadline: NotGivenOr[float | None] = NOT_GIVEN",
 )
 
 
@@ -429,7 +430,8 @@ class _Op:
         query_values = "(" + "".join(f"{p.py_name}, " for p in self.query) + ")"
         if self.paged:
             lines.append(
-                f"    return self._core.pager({self.const}, {path}, {query_values}, timeout, retry)"
+                f"    return self._core.pager({self.const}, {path}, {query_values}, "
+                "timeout, retry, deadline)"
             )
             return lines
         if self.body is not None:
@@ -438,7 +440,10 @@ class _Op:
             body_args = f"request, {fields_dict}"
         else:
             body_args = "None, None"
-        call = f"self._core.call({self.const}, {path}, {query_values}, {body_args}, timeout, retry)"
+        call = (
+            f"self._core.call({self.const}, {path}, {query_values}, {body_args}, "
+            "timeout, retry, deadline)"
+        )
         lines.append(f"    return {'await ' if is_async else ''}{call}")
         return lines
 
@@ -504,7 +509,10 @@ class _Op:
             if self.body.media == "form":
                 text.append("It is sent form-encoded.")
         text.append(_scope_text(op))
-        text.append("`timeout` and `retry` override the client's settings for this call.")
+        text.append(
+            "`timeout` (per network step), `retry` and `deadline` (the whole call) override "
+            "the client's settings for this call."
+        )
         lines += textwrap.wrap(" ".join(text), width=88, break_on_hyphens=False)
         lines += ["", "Raises:"]
         lines.append("    InvalidRequestError: arguments the API would refuse; nothing was sent.")

@@ -9,7 +9,7 @@ from types import TracebackType
 
 import httpx
 
-from .._client import DEFAULT_MAX_IN_FLIGHT, DEFAULT_RETRY, AsyncPolar, core_of
+from .._client import DEFAULT_DEADLINE, DEFAULT_MAX_IN_FLIGHT, DEFAULT_RETRY, AsyncPolar, core_of
 from .._config import ServerName
 from .._portal import PortalCore
 from .._resource import BlockingCaller
@@ -56,6 +56,11 @@ class Polar(Resources):
             tail latency steady under hundreds of concurrent calls, where an unbounded pool
             slows down as connections contend; `None` leaves all queueing to the pool.
         allow_insecure_http: permit a plain-http `base_url` on a non-loopback host.
+        deadline: seconds a whole call may take (default 300), from the first byte sent to
+            the last byte read, every attempt and backoff wait included; `None` lifts it.
+            `timeout` bounds each network step (connect, each read) instead, so a server that
+            trickles its answer is stopped only by the deadline. Each method also takes
+            `deadline=`; lift it for a very large CSV export.
 
     Raises:
         ConfigurationError: an unusable token, a bad server / base URL, or an argument of
@@ -74,6 +79,7 @@ class Polar(Resources):
         limits: httpx.Limits | None = None,
         max_in_flight: int | None = DEFAULT_MAX_IN_FLIGHT,
         allow_insecure_http: bool = False,
+        deadline: float | None = DEFAULT_DEADLINE,
     ) -> None:
         self._core: PortalCore[AsyncPolar] = PortalCore(
             partial(
@@ -87,6 +93,7 @@ class Polar(Resources):
                 limits=limits,
                 max_in_flight=max_in_flight,
                 allow_insecure_http=allow_insecure_http,
+                deadline=deadline,
             ),
             owns_transport=http_client is None,
         )
@@ -120,6 +127,7 @@ class Polar(Resources):
         access_token: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Polar:
         """A client with other settings that shares this one's thread and connections.
 
@@ -132,7 +140,7 @@ class Polar(Resources):
         clone._core = self._core
         clone._owner = False
         clone._caller = self._caller.with_options(
-            access_token=access_token, timeout=timeout, retry=retry
+            access_token=access_token, timeout=timeout, retry=retry, deadline=deadline
         )
         return clone
 

@@ -70,14 +70,15 @@ class AsyncBenefitGrants(AsyncResource):
         sorting: Sequence[BenefitGrantSortProperty | str] | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> AsyncPager[BenefitGrant]:
         """List `BenefitGrant` items a page at a time (`GET /v1/benefit-grants/`).
 
         Await the result for the first page (`.items`, `.pagination`, `has_next_page()`, `await
         page.next_page()`), or `async for` over it for every item of every page. Query
         parameters left out (or None) are not sent; lists repeat the key. Needs a token with the
-        `benefits:read` or `benefits:write` scope. `timeout` and `retry` override the client's
-        settings for this call.
+        `benefits:read` or `benefits:write` scope. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -100,6 +101,7 @@ class AsyncBenefitGrants(AsyncResource):
             ),
             timeout,
             retry,
+            deadline,
         )
 
 

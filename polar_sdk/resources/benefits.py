@@ -187,14 +187,15 @@ class AsyncBenefits(AsyncResource):
         | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> AsyncPager[Benefit]:
         """List `Benefit` items a page at a time (`GET /v1/benefits/`).
 
         Await the result for the first page (`.items`, `.pagination`, `has_next_page()`, `await
         page.next_page()`), or `async for` over it for every item of every page. Query
         parameters left out (or None) are not sent; lists repeat the key. Needs a token with the
-        `benefits:read` or `benefits:write` scope. `timeout` and `retry` override the client's
-        settings for this call.
+        `benefits:read` or `benefits:write` scope. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -219,6 +220,7 @@ class AsyncBenefits(AsyncResource):
             ),
             timeout,
             retry,
+            deadline,
         )
 
     @overload
@@ -233,6 +235,7 @@ class AsyncBenefits(AsyncResource):
         visibility: BenefitVisibility | str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Benefit: ...
     @overload
     async def create(
@@ -246,6 +249,7 @@ class AsyncBenefits(AsyncResource):
         visibility: BenefitVisibility | str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Benefit: ...
     @overload
     async def create(
@@ -259,6 +263,7 @@ class AsyncBenefits(AsyncResource):
         visibility: BenefitVisibility | str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Benefit: ...
     @overload
     async def create(
@@ -272,6 +277,7 @@ class AsyncBenefits(AsyncResource):
         visibility: BenefitVisibility | str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Benefit: ...
     @overload
     async def create(
@@ -285,6 +291,7 @@ class AsyncBenefits(AsyncResource):
         visibility: BenefitVisibility | str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Benefit: ...
     @overload
     async def create(
@@ -298,6 +305,7 @@ class AsyncBenefits(AsyncResource):
         visibility: BenefitVisibility | str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Benefit: ...
     @overload
     async def create(
@@ -311,6 +319,7 @@ class AsyncBenefits(AsyncResource):
         visibility: BenefitVisibility | str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Benefit: ...
     @overload
     async def create(
@@ -324,6 +333,7 @@ class AsyncBenefits(AsyncResource):
         visibility: BenefitVisibility | str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Benefit: ...
     @overload
     async def create(
@@ -339,6 +349,7 @@ class AsyncBenefits(AsyncResource):
         | BenefitSlackSharedChannelCreate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Benefit: ...
     async def create(
         self,
@@ -376,6 +387,7 @@ class AsyncBenefits(AsyncResource):
         | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Benefit:
         """Send `POST /v1/benefits/` and return the `Benefit`.
 
@@ -384,8 +396,8 @@ class AsyncBenefits(AsyncResource):
         `BenefitLicenseKeysCreate`, `BenefitMeterCreditCreate`, `BenefitFeatureFlagCreate`,
         `BenefitSlackSharedChannelCreate`: pass it as `request=`, or as keyword fields, from
         which the shape is chosen (fields that fit no single shape are refused before sending).
-        Needs a token with the `benefits:write` scope. `timeout` and `retry` override the
-        client's settings for this call.
+        Needs a token with the `benefits:write` scope. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -409,6 +421,7 @@ class AsyncBenefits(AsyncResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
     async def get(
@@ -417,12 +430,13 @@ class AsyncBenefits(AsyncResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Benefit:
         """Send `GET /v1/benefits/{id}` and return the `Benefit`.
 
         Path parameters (`id`) are percent-encoded. Needs a token with the `benefits:read` or
-        `benefits:write` scope. `timeout` and `retry` override the client's settings for this
-        call.
+        `benefits:write` scope. `timeout` (per network step), `retry` and `deadline` (the whole
+        call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -432,7 +446,7 @@ class AsyncBenefits(AsyncResource):
 
         API reference: https://polar.sh/docs/api-reference/benefits/get
         """
-        return await self._core.call(OP_GET, (id,), (), None, None, timeout, retry)
+        return await self._core.call(OP_GET, (id,), (), None, None, timeout, retry, deadline)
 
     @overload
     async def update(
@@ -446,6 +460,7 @@ class AsyncBenefits(AsyncResource):
         properties: BenefitCustomProperties | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Benefit: ...
     @overload
     async def update(
@@ -458,6 +473,7 @@ class AsyncBenefits(AsyncResource):
         properties: BenefitDiscordCreateProperties | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Benefit: ...
     @overload
     async def update(
@@ -470,6 +486,7 @@ class AsyncBenefits(AsyncResource):
         properties: BenefitGitHubRepositoryCreateProperties | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Benefit: ...
     @overload
     async def update(
@@ -482,6 +499,7 @@ class AsyncBenefits(AsyncResource):
         properties: BenefitDownloadablesCreateProperties | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Benefit: ...
     @overload
     async def update(
@@ -495,6 +513,7 @@ class AsyncBenefits(AsyncResource):
         properties: BenefitLicenseKeysCreateProperties | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Benefit: ...
     @overload
     async def update(
@@ -508,6 +527,7 @@ class AsyncBenefits(AsyncResource):
         properties: BenefitMeterCreditCreateProperties | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Benefit: ...
     @overload
     async def update(
@@ -521,6 +541,7 @@ class AsyncBenefits(AsyncResource):
         properties: BenefitFeatureFlagProperties | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Benefit: ...
     @overload
     async def update(
@@ -533,6 +554,7 @@ class AsyncBenefits(AsyncResource):
         properties: BenefitSlackSharedChannelCreateProperties | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Benefit: ...
     @overload
     async def update(
@@ -549,6 +571,7 @@ class AsyncBenefits(AsyncResource):
         | BenefitSlackSharedChannelUpdate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Benefit: ...
     async def update(
         self,
@@ -587,6 +610,7 @@ class AsyncBenefits(AsyncResource):
         | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Benefit:
         """Send `PATCH /v1/benefits/{id}` and return the `Benefit`.
 
@@ -595,8 +619,8 @@ class AsyncBenefits(AsyncResource):
         `BenefitLicenseKeysUpdate`, `BenefitMeterCreditUpdate`, `BenefitFeatureFlagUpdate`,
         `BenefitSlackSharedChannelUpdate`: pass it as `request=`, or as keyword fields, from
         which the shape is chosen (fields that fit no single shape are refused before sending).
-        Needs a token with the `benefits:write` scope. `timeout` and `retry` override the
-        client's settings for this call.
+        Needs a token with the `benefits:write` scope. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -620,6 +644,7 @@ class AsyncBenefits(AsyncResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
     async def delete(
@@ -628,11 +653,13 @@ class AsyncBenefits(AsyncResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> None:
         """Send `DELETE /v1/benefits/{id}`; the answer has no body.
 
         Path parameters (`id`) are percent-encoded. Needs a token with the `benefits:write`
-        scope. `timeout` and `retry` override the client's settings for this call.
+        scope. `timeout` (per network step), `retry` and `deadline` (the whole call) override
+        the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -643,7 +670,7 @@ class AsyncBenefits(AsyncResource):
 
         API reference: https://polar.sh/docs/api-reference/benefits/delete
         """
-        return await self._core.call(OP_DELETE, (id,), (), None, None, timeout, retry)
+        return await self._core.call(OP_DELETE, (id,), (), None, None, timeout, retry, deadline)
 
     def files(
         self,
@@ -653,6 +680,7 @@ class AsyncBenefits(AsyncResource):
         limit: int | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> AsyncPager[BenefitDownloadableFile]:
         """List `BenefitDownloadableFile` items a page at a time (`GET /v1/benefits/{id}/files`).
 
@@ -660,7 +688,8 @@ class AsyncBenefits(AsyncResource):
         page.next_page()`), or `async for` over it for every item of every page. Path parameters
         (`id`) are percent-encoded. Query parameters left out (or None) are not sent; lists
         repeat the key. Needs a token with the `benefits:read` or `benefits:write` scope.
-        `timeout` and `retry` override the client's settings for this call.
+        `timeout` (per network step), `retry` and `deadline` (the whole call) override the
+        client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -679,6 +708,7 @@ class AsyncBenefits(AsyncResource):
             ),
             timeout,
             retry,
+            deadline,
         )
 
     def grants(
@@ -692,6 +722,7 @@ class AsyncBenefits(AsyncResource):
         limit: int | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> AsyncPager[BenefitGrant]:
         """List `BenefitGrant` items a page at a time (`GET /v1/benefits/{id}/grants`).
 
@@ -699,7 +730,8 @@ class AsyncBenefits(AsyncResource):
         page.next_page()`), or `async for` over it for every item of every page. Path parameters
         (`id`) are percent-encoded. Query parameters left out (or None) are not sent; lists
         repeat the key. Needs a token with the `benefits:read` or `benefits:write` scope.
-        `timeout` and `retry` override the client's settings for this call.
+        `timeout` (per network step), `retry` and `deadline` (the whole call) override the
+        client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -721,6 +753,7 @@ class AsyncBenefits(AsyncResource):
             ),
             timeout,
             retry,
+            deadline,
         )
 
 

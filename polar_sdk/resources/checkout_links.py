@@ -114,14 +114,15 @@ class AsyncCheckoutLinks(AsyncResource):
         sorting: Sequence[CheckoutLinkSortProperty | str] | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> AsyncPager[CheckoutLink]:
         """List `CheckoutLink` items a page at a time (`GET /v1/checkout-links/`).
 
         Await the result for the first page (`.items`, `.pagination`, `has_next_page()`, `await
         page.next_page()`), or `async for` over it for every item of every page. Query
         parameters left out (or None) are not sent; lists repeat the key. Needs a token with the
-        `checkout_links:read` or `checkout_links:write` scope. `timeout` and `retry` override
-        the client's settings for this call.
+        `checkout_links:read` or `checkout_links:write` scope. `timeout` (per network step),
+        `retry` and `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -142,6 +143,7 @@ class AsyncCheckoutLinks(AsyncResource):
             ),
             timeout,
             retry,
+            deadline,
         )
 
     @overload
@@ -162,6 +164,7 @@ class AsyncCheckoutLinks(AsyncResource):
         return_url: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CheckoutLink: ...
     @overload
     async def create(
@@ -181,6 +184,7 @@ class AsyncCheckoutLinks(AsyncResource):
         return_url: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CheckoutLink: ...
     @overload
     async def create(
@@ -200,6 +204,7 @@ class AsyncCheckoutLinks(AsyncResource):
         return_url: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CheckoutLink: ...
     @overload
     async def create(
@@ -210,6 +215,7 @@ class AsyncCheckoutLinks(AsyncResource):
         | CheckoutLinkCreateProducts,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CheckoutLink: ...
     async def create(
         self,
@@ -234,14 +240,15 @@ class AsyncCheckoutLinks(AsyncResource):
         products: builtins.list[str] | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CheckoutLink:
         """Send `POST /v1/checkout-links/` and return the `CheckoutLink`.
 
         The body is one of `CheckoutLinkCreateProductPrice`, `CheckoutLinkCreateProduct`,
         `CheckoutLinkCreateProducts`: pass it as `request=`, or as keyword fields, from which
         the shape is chosen (fields that fit no single shape are refused before sending). Needs
-        a token with the `checkout_links:write` scope. `timeout` and `retry` override the
-        client's settings for this call.
+        a token with the `checkout_links:write` scope. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -273,6 +280,7 @@ class AsyncCheckoutLinks(AsyncResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
     async def get(
@@ -281,12 +289,13 @@ class AsyncCheckoutLinks(AsyncResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CheckoutLink:
         """Send `GET /v1/checkout-links/{id}` and return the `CheckoutLink`.
 
         Path parameters (`id`) are percent-encoded. Needs a token with the `checkout_links:read`
-        or `checkout_links:write` scope. `timeout` and `retry` override the client's settings
-        for this call.
+        or `checkout_links:write` scope. `timeout` (per network step), `retry` and `deadline`
+        (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -296,7 +305,7 @@ class AsyncCheckoutLinks(AsyncResource):
 
         API reference: https://polar.sh/docs/api-reference/checkout-links/get
         """
-        return await self._core.call(OP_GET, (id,), (), None, None, timeout, retry)
+        return await self._core.call(OP_GET, (id,), (), None, None, timeout, retry, deadline)
 
     @overload
     async def update(
@@ -316,6 +325,7 @@ class AsyncCheckoutLinks(AsyncResource):
         return_url: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CheckoutLink: ...
     @overload
     async def update(
@@ -325,6 +335,7 @@ class AsyncCheckoutLinks(AsyncResource):
         request: CheckoutLinkUpdate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CheckoutLink: ...
     async def update(
         self,
@@ -344,13 +355,14 @@ class AsyncCheckoutLinks(AsyncResource):
         return_url: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CheckoutLink:
         """Send `PATCH /v1/checkout-links/{id}` and return the `CheckoutLink`.
 
         Path parameters (`id`) are percent-encoded. The body is a `CheckoutLinkUpdate`: pass it
         as `request=` or as keyword fields; optional fields left out are not sent. Needs a token
-        with the `checkout_links:write` scope. `timeout` and `retry` override the client's
-        settings for this call.
+        with the `checkout_links:write` scope. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -380,6 +392,7 @@ class AsyncCheckoutLinks(AsyncResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
     async def delete(
@@ -388,12 +401,13 @@ class AsyncCheckoutLinks(AsyncResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> None:
         """Send `DELETE /v1/checkout-links/{id}`; the answer has no body.
 
         Path parameters (`id`) are percent-encoded. Needs a token with the
-        `checkout_links:write` scope. `timeout` and `retry` override the client's settings for
-        this call.
+        `checkout_links:write` scope. `timeout` (per network step), `retry` and `deadline` (the
+        whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -403,7 +417,7 @@ class AsyncCheckoutLinks(AsyncResource):
 
         API reference: https://polar.sh/docs/api-reference/checkout-links/delete
         """
-        return await self._core.call(OP_DELETE, (id,), (), None, None, timeout, retry)
+        return await self._core.call(OP_DELETE, (id,), (), None, None, timeout, retry, deadline)
 
 
 class AsyncCheckoutLinksWithRawResponse:

@@ -154,14 +154,15 @@ class AsyncCheckouts(AsyncResource):
         sorting: Sequence[CheckoutSortProperty | str] | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> AsyncPager[Checkout]:
         """List `Checkout` items a page at a time (`GET /v1/checkouts/`).
 
         Await the result for the first page (`.items`, `.pagination`, `has_next_page()`, `await
         page.next_page()`), or `async for` over it for every item of every page. Query
         parameters left out (or None) are not sent; lists repeat the key. Needs a token with the
-        `checkouts:read` or `checkouts:write` scope. `timeout` and `retry` override the client's
-        settings for this call.
+        `checkouts:read` or `checkouts:write` scope. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -186,6 +187,7 @@ class AsyncCheckouts(AsyncResource):
             ),
             timeout,
             retry,
+            deadline,
         )
 
     @overload
@@ -224,6 +226,7 @@ class AsyncCheckouts(AsyncResource):
         prices: dict[str, builtins.list[ProductPriceCreate]] | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Checkout: ...
     @overload
     async def create(
@@ -232,6 +235,7 @@ class AsyncCheckouts(AsyncResource):
         request: CheckoutProductsCreate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Checkout: ...
     async def create(
         self,
@@ -269,12 +273,14 @@ class AsyncCheckouts(AsyncResource):
         prices: dict[str, builtins.list[ProductPriceCreate]] | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Checkout:
         """Send `POST /v1/checkouts/` and return the `Checkout`.
 
         The body is a `CheckoutProductsCreate`: pass it as `request=` or as keyword fields;
         optional fields left out are not sent. Needs a token with the `checkouts:write` scope.
-        `timeout` and `retry` override the client's settings for this call.
+        `timeout` (per network step), `retry` and `deadline` (the whole call) override the
+        client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -322,6 +328,7 @@ class AsyncCheckouts(AsyncResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
     async def get(
@@ -330,12 +337,13 @@ class AsyncCheckouts(AsyncResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Checkout:
         """Send `GET /v1/checkouts/{id}` and return the `Checkout`.
 
         Path parameters (`id`) are percent-encoded. Needs a token with the `checkouts:read` or
-        `checkouts:write` scope. `timeout` and `retry` override the client's settings for this
-        call.
+        `checkouts:write` scope. `timeout` (per network step), `retry` and `deadline` (the whole
+        call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -345,7 +353,7 @@ class AsyncCheckouts(AsyncResource):
 
         API reference: https://polar.sh/docs/api-reference/checkouts/get
         """
-        return await self._core.call(OP_GET, (id,), (), None, None, timeout, retry)
+        return await self._core.call(OP_GET, (id,), (), None, None, timeout, retry, deadline)
 
     @overload
     async def update(
@@ -379,6 +387,7 @@ class AsyncCheckouts(AsyncResource):
         embed_origin: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Checkout: ...
     @overload
     async def update(
@@ -388,6 +397,7 @@ class AsyncCheckouts(AsyncResource):
         request: CheckoutUpdate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Checkout: ...
     async def update(
         self,
@@ -421,13 +431,14 @@ class AsyncCheckouts(AsyncResource):
         embed_origin: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Checkout:
         """Send `PATCH /v1/checkouts/{id}` and return the `Checkout`.
 
         Path parameters (`id`) are percent-encoded. The body is a `CheckoutUpdate`: pass it as
         `request=` or as keyword fields; optional fields left out are not sent. Needs a token
-        with the `checkouts:write` scope. `timeout` and `retry` override the client's settings
-        for this call.
+        with the `checkouts:write` scope. `timeout` (per network step), `retry` and `deadline`
+        (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -472,6 +483,7 @@ class AsyncCheckouts(AsyncResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
     async def client_get(
@@ -480,12 +492,13 @@ class AsyncCheckouts(AsyncResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CheckoutPublic:
         """Send `GET /v1/checkouts/client/{client_secret}` and return the `CheckoutPublic`.
 
         Path parameters (`client_secret`) are percent-encoded. Public: sends no access token
-        (works on a client built without one). `timeout` and `retry` override the client's
-        settings for this call.
+        (works on a client built without one). `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -497,7 +510,7 @@ class AsyncCheckouts(AsyncResource):
         API reference: https://polar.sh/docs/api-reference/checkouts/client-get
         """
         return await self._core.call(
-            OP_CLIENT_GET, (client_secret,), (), None, None, timeout, retry
+            OP_CLIENT_GET, (client_secret,), (), None, None, timeout, retry, deadline
         )
 
     @overload
@@ -522,6 +535,7 @@ class AsyncCheckouts(AsyncResource):
         allow_trial: Literal[False] | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CheckoutPublic: ...
     @overload
     async def client_update(
@@ -531,6 +545,7 @@ class AsyncCheckouts(AsyncResource):
         request: CheckoutUpdatePublic,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CheckoutPublic: ...
     async def client_update(
         self,
@@ -554,13 +569,15 @@ class AsyncCheckouts(AsyncResource):
         allow_trial: Literal[False] | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CheckoutPublic:
         """Send `PATCH /v1/checkouts/client/{client_secret}` and return the `CheckoutPublic`.
 
         Path parameters (`client_secret`) are percent-encoded. The body is a
         `CheckoutUpdatePublic`: pass it as `request=` or as keyword fields; optional fields left
         out are not sent. Public: sends no access token (works on a client built without one).
-        `timeout` and `retry` override the client's settings for this call.
+        `timeout` (per network step), `retry` and `deadline` (the whole call) override the
+        client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -596,6 +613,7 @@ class AsyncCheckouts(AsyncResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
     @overload
@@ -621,6 +639,7 @@ class AsyncCheckouts(AsyncResource):
         confirmation_token_id: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CheckoutPublicConfirmed: ...
     @overload
     async def client_confirm(
@@ -630,6 +649,7 @@ class AsyncCheckouts(AsyncResource):
         request: CheckoutConfirmStripe,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CheckoutPublicConfirmed: ...
     async def client_confirm(
         self,
@@ -654,14 +674,15 @@ class AsyncCheckouts(AsyncResource):
         confirmation_token_id: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CheckoutPublicConfirmed:
         """Send `POST /v1/checkouts/client/{client_secret}/confirm` and return the `CheckoutPublicConfirmed`.
 
         Path parameters (`client_secret`) are percent-encoded. The body is a
         `CheckoutConfirmStripe`: pass it as `request=` or as keyword fields; optional fields
         left out are not sent. Sends the client's token when it has one, and also works on a
-        client built without one. `timeout` and `retry` override the client's settings for this
-        call.
+        client built without one. `timeout` (per network step), `retry` and `deadline` (the
+        whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -699,6 +720,7 @@ class AsyncCheckouts(AsyncResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
 

@@ -126,14 +126,15 @@ class AsyncCustomFields(AsyncResource):
         sorting: Sequence[CustomFieldSortProperty | str] | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> AsyncPager[CustomField]:
         """List `CustomField` items a page at a time (`GET /v1/custom-fields/`).
 
         Await the result for the first page (`.items`, `.pagination`, `has_next_page()`, `await
         page.next_page()`), or `async for` over it for every item of every page. Query
         parameters left out (or None) are not sent; lists repeat the key. Needs a token with the
-        `custom_fields:read` or `custom_fields:write` scope. `timeout` and `retry` override the
-        client's settings for this call.
+        `custom_fields:read` or `custom_fields:write` scope. `timeout` (per network step),
+        `retry` and `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -155,6 +156,7 @@ class AsyncCustomFields(AsyncResource):
             ),
             timeout,
             retry,
+            deadline,
         )
 
     @overload
@@ -169,6 +171,7 @@ class AsyncCustomFields(AsyncResource):
         organization_id: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomField: ...
     @overload
     async def create(
@@ -182,6 +185,7 @@ class AsyncCustomFields(AsyncResource):
         organization_id: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomField: ...
     @overload
     async def create(
@@ -195,6 +199,7 @@ class AsyncCustomFields(AsyncResource):
         organization_id: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomField: ...
     @overload
     async def create(
@@ -208,6 +213,7 @@ class AsyncCustomFields(AsyncResource):
         organization_id: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomField: ...
     @overload
     async def create(
@@ -221,6 +227,7 @@ class AsyncCustomFields(AsyncResource):
         organization_id: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomField: ...
     @overload
     async def create(
@@ -233,6 +240,7 @@ class AsyncCustomFields(AsyncResource):
         | CustomFieldCreateSelect,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomField: ...
     async def create(
         self,
@@ -261,6 +269,7 @@ class AsyncCustomFields(AsyncResource):
         | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomField:
         """Send `POST /v1/custom-fields/` and return the `CustomField`.
 
@@ -268,7 +277,8 @@ class AsyncCustomFields(AsyncResource):
         `CustomFieldCreateDate`, `CustomFieldCreateCheckbox`, `CustomFieldCreateSelect`: pass it
         as `request=`, or as keyword fields, from which the shape is chosen (fields that fit no
         single shape are refused before sending). Needs a token with the `custom_fields:write`
-        scope. `timeout` and `retry` override the client's settings for this call.
+        scope. `timeout` (per network step), `retry` and `deadline` (the whole call) override
+        the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -292,6 +302,7 @@ class AsyncCustomFields(AsyncResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
     async def get(
@@ -300,12 +311,13 @@ class AsyncCustomFields(AsyncResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomField:
         """Send `GET /v1/custom-fields/{id}` and return the `CustomField`.
 
         Path parameters (`id`) are percent-encoded. Needs a token with the `custom_fields:read`
-        or `custom_fields:write` scope. `timeout` and `retry` override the client's settings for
-        this call.
+        or `custom_fields:write` scope. `timeout` (per network step), `retry` and `deadline`
+        (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -315,7 +327,7 @@ class AsyncCustomFields(AsyncResource):
 
         API reference: https://polar.sh/docs/api-reference/custom-fields/get
         """
-        return await self._core.call(OP_GET, (id,), (), None, None, timeout, retry)
+        return await self._core.call(OP_GET, (id,), (), None, None, timeout, retry, deadline)
 
     @overload
     async def update(
@@ -329,6 +341,7 @@ class AsyncCustomFields(AsyncResource):
         properties: CustomFieldTextProperties | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomField: ...
     @overload
     async def update(
@@ -342,6 +355,7 @@ class AsyncCustomFields(AsyncResource):
         properties: CustomFieldNumberProperties | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomField: ...
     @overload
     async def update(
@@ -355,6 +369,7 @@ class AsyncCustomFields(AsyncResource):
         properties: CustomFieldDateProperties | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomField: ...
     @overload
     async def update(
@@ -368,6 +383,7 @@ class AsyncCustomFields(AsyncResource):
         properties: CustomFieldCheckboxProperties | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomField: ...
     @overload
     async def update(
@@ -381,6 +397,7 @@ class AsyncCustomFields(AsyncResource):
         properties: CustomFieldSelectProperties | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomField: ...
     @overload
     async def update(
@@ -394,6 +411,7 @@ class AsyncCustomFields(AsyncResource):
         | CustomFieldUpdateSelect,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomField: ...
     async def update(
         self,
@@ -423,6 +441,7 @@ class AsyncCustomFields(AsyncResource):
         | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomField:
         """Send `PATCH /v1/custom-fields/{id}` and return the `CustomField`.
 
@@ -430,8 +449,8 @@ class AsyncCustomFields(AsyncResource):
         `CustomFieldUpdateNumber`, `CustomFieldUpdateDate`, `CustomFieldUpdateCheckbox`,
         `CustomFieldUpdateSelect`: pass it as `request=`, or as keyword fields, from which the
         shape is chosen (fields that fit no single shape are refused before sending). Needs a
-        token with the `custom_fields:write` scope. `timeout` and `retry` override the client's
-        settings for this call.
+        token with the `custom_fields:write` scope. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -455,6 +474,7 @@ class AsyncCustomFields(AsyncResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
     async def delete(
@@ -463,11 +483,13 @@ class AsyncCustomFields(AsyncResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> None:
         """Send `DELETE /v1/custom-fields/{id}`; the answer has no body.
 
         Path parameters (`id`) are percent-encoded. Needs a token with the `custom_fields:write`
-        scope. `timeout` and `retry` override the client's settings for this call.
+        scope. `timeout` (per network step), `retry` and `deadline` (the whole call) override
+        the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -477,7 +499,7 @@ class AsyncCustomFields(AsyncResource):
 
         API reference: https://polar.sh/docs/api-reference/custom-fields/delete
         """
-        return await self._core.call(OP_DELETE, (id,), (), None, None, timeout, retry)
+        return await self._core.call(OP_DELETE, (id,), (), None, None, timeout, retry, deadline)
 
 
 class AsyncCustomFieldsWithRawResponse:

@@ -76,14 +76,15 @@ class AsyncCustomerMeters(AsyncResource):
         sorting: Sequence[CustomerMeterSortProperty | str] | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> AsyncPager[CustomerMeter]:
         """List `CustomerMeter` items a page at a time (`GET /v1/customer-meters/`).
 
         Await the result for the first page (`.items`, `.pagination`, `has_next_page()`, `await
         page.next_page()`), or `async for` over it for every item of every page. Query
         parameters left out (or None) are not sent; lists repeat the key. Needs a token with the
-        `customer_meters:read` scope. `timeout` and `retry` override the client's settings for
-        this call.
+        `customer_meters:read` scope. `timeout` (per network step), `retry` and `deadline` (the
+        whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -106,6 +107,7 @@ class AsyncCustomerMeters(AsyncResource):
             ),
             timeout,
             retry,
+            deadline,
         )
 
     async def get(
@@ -114,12 +116,13 @@ class AsyncCustomerMeters(AsyncResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerMeter:
         """Send `GET /v1/customer-meters/{id}` and return the `CustomerMeter`.
 
         Path parameters (`id`) are percent-encoded. Needs a token with the
-        `customer_meters:read` scope. `timeout` and `retry` override the client's settings for
-        this call.
+        `customer_meters:read` scope. `timeout` (per network step), `retry` and `deadline` (the
+        whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -129,7 +132,7 @@ class AsyncCustomerMeters(AsyncResource):
 
         API reference: https://polar.sh/docs/api-reference/customer-meters/get
         """
-        return await self._core.call(OP_GET, (id,), (), None, None, timeout, retry)
+        return await self._core.call(OP_GET, (id,), (), None, None, timeout, retry, deadline)
 
 
 class AsyncCustomerMetersWithRawResponse:

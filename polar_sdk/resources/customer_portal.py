@@ -790,6 +790,7 @@ class AsyncCustomerPortalBenefitGrants(AsyncResource):
         sorting: Sequence[CustomerBenefitGrantSortProperty | str] | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> AsyncPager[CustomerBenefitGrant]:
         """List `CustomerBenefitGrant` items a page at a time (`GET /v1/customer-portal/benefit-grants/`).
 
@@ -798,8 +799,8 @@ class AsyncCustomerPortalBenefitGrants(AsyncResource):
         parameters left out (or None) are not sent; lists repeat the key. Authenticates with a
         customer or member session token (`polar_cst_...`/`polar_mst_...`, from
         `customer_sessions.create`): use a client made with
-        `with_options(access_token=session.token)`. `timeout` and `retry` override the client's
-        settings for this call.
+        `with_options(access_token=session.token)`. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -825,6 +826,7 @@ class AsyncCustomerPortalBenefitGrants(AsyncResource):
             ),
             timeout,
             retry,
+            deadline,
         )
 
     async def get(
@@ -833,13 +835,15 @@ class AsyncCustomerPortalBenefitGrants(AsyncResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerBenefitGrant:
         """Send `GET /v1/customer-portal/benefit-grants/{id}` and return the `CustomerBenefitGrant`.
 
         Path parameters (`id`) are percent-encoded. Authenticates with a customer or member
         session token (`polar_cst_...`/`polar_mst_...`, from `customer_sessions.create`): use a
-        client made with `with_options(access_token=session.token)`. `timeout` and `retry`
-        override the client's settings for this call.
+        client made with `with_options(access_token=session.token)`. `timeout` (per network
+        step), `retry` and `deadline` (the whole call) override the client's settings for this
+        call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -849,7 +853,9 @@ class AsyncCustomerPortalBenefitGrants(AsyncResource):
 
         API reference: https://polar.sh/docs/api-reference/customer-portal/benefit-grants/get
         """
-        return await self._core.call(OP_BENEFIT_GRANTS_GET, (id,), (), None, None, timeout, retry)
+        return await self._core.call(
+            OP_BENEFIT_GRANTS_GET, (id,), (), None, None, timeout, retry, deadline
+        )
 
     @overload
     async def update(
@@ -860,6 +866,7 @@ class AsyncCustomerPortalBenefitGrants(AsyncResource):
         properties: CustomerBenefitGrantDiscordPropertiesUpdate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerBenefitGrant: ...
     @overload
     async def update(
@@ -870,6 +877,7 @@ class AsyncCustomerPortalBenefitGrants(AsyncResource):
         properties: CustomerBenefitGrantGitHubRepositoryPropertiesUpdate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerBenefitGrant: ...
     @overload
     async def update(
@@ -879,6 +887,7 @@ class AsyncCustomerPortalBenefitGrants(AsyncResource):
         benefit_type: Literal["downloadables"],
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerBenefitGrant: ...
     @overload
     async def update(
@@ -888,6 +897,7 @@ class AsyncCustomerPortalBenefitGrants(AsyncResource):
         benefit_type: Literal["license_keys"],
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerBenefitGrant: ...
     @overload
     async def update(
@@ -897,6 +907,7 @@ class AsyncCustomerPortalBenefitGrants(AsyncResource):
         benefit_type: Literal["custom"],
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerBenefitGrant: ...
     @overload
     async def update(
@@ -906,6 +917,7 @@ class AsyncCustomerPortalBenefitGrants(AsyncResource):
         benefit_type: Literal["meter_credit"],
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerBenefitGrant: ...
     @overload
     async def update(
@@ -915,6 +927,7 @@ class AsyncCustomerPortalBenefitGrants(AsyncResource):
         benefit_type: Literal["feature_flag"],
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerBenefitGrant: ...
     @overload
     async def update(
@@ -925,6 +938,7 @@ class AsyncCustomerPortalBenefitGrants(AsyncResource):
         properties: CustomerBenefitGrantSlackSharedChannelPropertiesUpdate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerBenefitGrant: ...
     @overload
     async def update(
@@ -941,6 +955,7 @@ class AsyncCustomerPortalBenefitGrants(AsyncResource):
         | CustomerBenefitGrantSlackSharedChannelUpdate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerBenefitGrant: ...
     async def update(
         self,
@@ -970,6 +985,7 @@ class AsyncCustomerPortalBenefitGrants(AsyncResource):
         | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerBenefitGrant:
         """Send `PATCH /v1/customer-portal/benefit-grants/{id}` and return the `CustomerBenefitGrant`.
 
@@ -981,8 +997,9 @@ class AsyncCustomerPortalBenefitGrants(AsyncResource):
         pass it as `request=`, or as keyword fields, from which the shape is chosen (fields that
         fit no single shape are refused before sending). Authenticates with a customer or member
         session token (`polar_cst_...`/`polar_mst_...`, from `customer_sessions.create`): use a
-        client made with `with_options(access_token=session.token)`. `timeout` and `retry`
-        override the client's settings for this call.
+        client made with `with_options(access_token=session.token)`. `timeout` (per network
+        step), `retry` and `deadline` (the whole call) override the client's settings for this
+        call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -1001,6 +1018,7 @@ class AsyncCustomerPortalBenefitGrants(AsyncResource):
             {"benefit_type": benefit_type, "properties": properties},
             timeout,
             retry,
+            deadline,
         )
 
 
@@ -1031,13 +1049,14 @@ class AsyncCustomerPortalCustomers(AsyncResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerPortalCustomer:
         """Send `GET /v1/customer-portal/customers/me` and return the `CustomerPortalCustomer`.
 
         Authenticates with a customer or member session token (`polar_cst_...`/`polar_mst_...`,
         from `customer_sessions.create`): use a client made with
-        `with_options(access_token=session.token)`. `timeout` and `retry` override the client's
-        settings for this call.
+        `with_options(access_token=session.token)`. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -1045,7 +1064,7 @@ class AsyncCustomerPortalCustomers(AsyncResource):
 
         API reference: https://polar.sh/docs/api-reference/customer-portal/customers/get
         """
-        return await self._core.call(OP_CUSTOMERS_GET, (), (), None, None, timeout, retry)
+        return await self._core.call(OP_CUSTOMERS_GET, (), (), None, None, timeout, retry, deadline)
 
     @overload
     async def update(
@@ -1057,6 +1076,7 @@ class AsyncCustomerPortalCustomers(AsyncResource):
         default_payment_method_id: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerPortalCustomer: ...
     @overload
     async def update(
@@ -1065,6 +1085,7 @@ class AsyncCustomerPortalCustomers(AsyncResource):
         request: CustomerPortalCustomerUpdate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerPortalCustomer: ...
     async def update(
         self,
@@ -1076,14 +1097,16 @@ class AsyncCustomerPortalCustomers(AsyncResource):
         default_payment_method_id: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerPortalCustomer:
         """Send `PATCH /v1/customer-portal/customers/me` and return the `CustomerPortalCustomer`.
 
         The body is a `CustomerPortalCustomerUpdate`: pass it as `request=` or as keyword
         fields; optional fields left out are not sent. Authenticates with a customer or member
         session token (`polar_cst_...`/`polar_mst_...`, from `customer_sessions.create`): use a
-        client made with `with_options(access_token=session.token)`. `timeout` and `retry`
-        override the client's settings for this call.
+        client made with `with_options(access_token=session.token)`. `timeout` (per network
+        step), `retry` and `deadline` (the whole call) override the client's settings for this
+        call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -1105,6 +1128,7 @@ class AsyncCustomerPortalCustomers(AsyncResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
     def list_payment_methods(
@@ -1114,6 +1138,7 @@ class AsyncCustomerPortalCustomers(AsyncResource):
         limit: int | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> AsyncPager[CustomerPaymentMethod]:
         """List `CustomerPaymentMethod` items a page at a time (`GET /v1/customer-portal/customers/me/payment-methods`).
 
@@ -1122,8 +1147,8 @@ class AsyncCustomerPortalCustomers(AsyncResource):
         parameters left out (or None) are not sent; lists repeat the key. Authenticates with a
         customer or member session token (`polar_cst_...`/`polar_mst_...`, from
         `customer_sessions.create`): use a client made with
-        `with_options(access_token=session.token)`. `timeout` and `retry` override the client's
-        settings for this call.
+        `with_options(access_token=session.token)`. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -1141,6 +1166,7 @@ class AsyncCustomerPortalCustomers(AsyncResource):
             ),
             timeout,
             retry,
+            deadline,
         )
 
     @overload
@@ -1152,6 +1178,7 @@ class AsyncCustomerPortalCustomers(AsyncResource):
         return_url: str,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerPaymentMethodCreateResponse: ...
     @overload
     async def add_payment_method(
@@ -1160,6 +1187,7 @@ class AsyncCustomerPortalCustomers(AsyncResource):
         request: CustomerPaymentMethodCreate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerPaymentMethodCreateResponse: ...
     async def add_payment_method(
         self,
@@ -1170,14 +1198,15 @@ class AsyncCustomerPortalCustomers(AsyncResource):
         return_url: str | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerPaymentMethodCreateResponse:
         """Send `POST /v1/customer-portal/customers/me/payment-methods` and return the `CustomerPaymentMethodCreateResponse`.
 
         The body is a `CustomerPaymentMethodCreate`: pass it as `request=` or as keyword fields;
         optional fields left out are not sent. Authenticates with a customer or member session
         token (`polar_cst_...`/`polar_mst_...`, from `customer_sessions.create`): use a client
-        made with `with_options(access_token=session.token)`. `timeout` and `retry` override the
-        client's settings for this call.
+        made with `with_options(access_token=session.token)`. `timeout` (per network step),
+        `retry` and `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -1199,6 +1228,7 @@ class AsyncCustomerPortalCustomers(AsyncResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
     @overload
@@ -1209,6 +1239,7 @@ class AsyncCustomerPortalCustomers(AsyncResource):
         set_default: bool,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerPaymentMethodCreateResponse: ...
     @overload
     async def confirm_payment_method(
@@ -1217,6 +1248,7 @@ class AsyncCustomerPortalCustomers(AsyncResource):
         request: CustomerPaymentMethodConfirm,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerPaymentMethodCreateResponse: ...
     async def confirm_payment_method(
         self,
@@ -1226,14 +1258,16 @@ class AsyncCustomerPortalCustomers(AsyncResource):
         set_default: bool | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerPaymentMethodCreateResponse:
         """Send `POST /v1/customer-portal/customers/me/payment-methods/confirm` and return the `CustomerPaymentMethodCreateResponse`.
 
         The body is a `CustomerPaymentMethodConfirm`: pass it as `request=` or as keyword
         fields; optional fields left out are not sent. Authenticates with a customer or member
         session token (`polar_cst_...`/`polar_mst_...`, from `customer_sessions.create`): use a
-        client made with `with_options(access_token=session.token)`. `timeout` and `retry`
-        override the client's settings for this call.
+        client made with `with_options(access_token=session.token)`. `timeout` (per network
+        step), `retry` and `deadline` (the whole call) override the client's settings for this
+        call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -1251,6 +1285,7 @@ class AsyncCustomerPortalCustomers(AsyncResource):
             {"setup_intent_id": setup_intent_id, "set_default": set_default},
             timeout,
             retry,
+            deadline,
         )
 
     async def delete_payment_method(
@@ -1259,13 +1294,15 @@ class AsyncCustomerPortalCustomers(AsyncResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> None:
         """Send `DELETE /v1/customer-portal/customers/me/payment-methods/{id}`; the answer has no body.
 
         Path parameters (`id`) are percent-encoded. Authenticates with a customer or member
         session token (`polar_cst_...`/`polar_mst_...`, from `customer_sessions.create`): use a
-        client made with `with_options(access_token=session.token)`. `timeout` and `retry`
-        override the client's settings for this call.
+        client made with `with_options(access_token=session.token)`. `timeout` (per network
+        step), `retry` and `deadline` (the whole call) override the client's settings for this
+        call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -1277,7 +1314,7 @@ class AsyncCustomerPortalCustomers(AsyncResource):
         API reference: https://polar.sh/docs/api-reference/customer-portal/customers/delete-payment-method
         """
         return await self._core.call(
-            OP_CUSTOMERS_DELETE_PAYMENT_METHOD, (id,), (), None, None, timeout, retry
+            OP_CUSTOMERS_DELETE_PAYMENT_METHOD, (id,), (), None, None, timeout, retry, deadline
         )
 
     @overload
@@ -1287,6 +1324,7 @@ class AsyncCustomerPortalCustomers(AsyncResource):
         email: str,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> None: ...
     @overload
     async def request_email_update(
@@ -1295,6 +1333,7 @@ class AsyncCustomerPortalCustomers(AsyncResource):
         request: CustomerEmailUpdateRequest,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> None: ...
     async def request_email_update(
         self,
@@ -1303,14 +1342,15 @@ class AsyncCustomerPortalCustomers(AsyncResource):
         email: str | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> None:
         """Send `POST /v1/customer-portal/customers/me/email-update/request`; the answer has no body.
 
         The body is a `CustomerEmailUpdateRequest`: pass it as `request=` or as keyword fields;
         optional fields left out are not sent. Authenticates with a customer or member session
         token (`polar_cst_...`/`polar_mst_...`, from `customer_sessions.create`): use a client
-        made with `with_options(access_token=session.token)`. `timeout` and `retry` override the
-        client's settings for this call.
+        made with `with_options(access_token=session.token)`. `timeout` (per network step),
+        `retry` and `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -1320,7 +1360,14 @@ class AsyncCustomerPortalCustomers(AsyncResource):
         API reference: https://polar.sh/docs/api-reference/customer-portal/customers/request-email-update
         """
         return await self._core.call(
-            OP_CUSTOMERS_REQUEST_EMAIL_UPDATE, (), (), request, {"email": email}, timeout, retry
+            OP_CUSTOMERS_REQUEST_EMAIL_UPDATE,
+            (),
+            (),
+            request,
+            {"email": email},
+            timeout,
+            retry,
+            deadline,
         )
 
     async def check_email_update(
@@ -1329,12 +1376,13 @@ class AsyncCustomerPortalCustomers(AsyncResource):
         token: str | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> None:
         """Send `GET /v1/customer-portal/customers/me/email-update/check`; the answer has no body.
 
         Query parameters left out (or None) are not sent; lists repeat the key. Public: sends no
-        access token (works on a client built without one). `timeout` and `retry` override the
-        client's settings for this call.
+        access token (works on a client built without one). `timeout` (per network step),
+        `retry` and `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -1345,7 +1393,7 @@ class AsyncCustomerPortalCustomers(AsyncResource):
         API reference: https://polar.sh/docs/api-reference/customer-portal/customers/check-email-update
         """
         return await self._core.call(
-            OP_CUSTOMERS_CHECK_EMAIL_UPDATE, (), (token,), None, None, timeout, retry
+            OP_CUSTOMERS_CHECK_EMAIL_UPDATE, (), (token,), None, None, timeout, retry, deadline
         )
 
     @overload
@@ -1355,6 +1403,7 @@ class AsyncCustomerPortalCustomers(AsyncResource):
         token: str,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerEmailUpdateVerifyResponse: ...
     @overload
     async def verify_email_update(
@@ -1363,6 +1412,7 @@ class AsyncCustomerPortalCustomers(AsyncResource):
         request: CustomerEmailUpdateVerifyRequest,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerEmailUpdateVerifyResponse: ...
     async def verify_email_update(
         self,
@@ -1371,13 +1421,14 @@ class AsyncCustomerPortalCustomers(AsyncResource):
         token: str | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerEmailUpdateVerifyResponse:
         """Send `POST /v1/customer-portal/customers/me/email-update/verify` and return the `CustomerEmailUpdateVerifyResponse`.
 
         The body is a `CustomerEmailUpdateVerifyRequest`: pass it as `request=` or as keyword
         fields; optional fields left out are not sent. Public: sends no access token (works on a
-        client built without one). `timeout` and `retry` override the client's settings for this
-        call.
+        client built without one). `timeout` (per network step), `retry` and `deadline` (the
+        whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -1388,7 +1439,14 @@ class AsyncCustomerPortalCustomers(AsyncResource):
         API reference: https://polar.sh/docs/api-reference/customer-portal/customers/verify-email-update
         """
         return await self._core.call(
-            OP_CUSTOMERS_VERIFY_EMAIL_UPDATE, (), (), request, {"token": token}, timeout, retry
+            OP_CUSTOMERS_VERIFY_EMAIL_UPDATE,
+            (),
+            (),
+            request,
+            {"token": token},
+            timeout,
+            retry,
+            deadline,
         )
 
 
@@ -1430,6 +1488,7 @@ class AsyncCustomerPortalCustomerMeters(AsyncResource):
         sorting: Sequence[CustomerCustomerMeterSortProperty | str] | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> AsyncPager[CustomerCustomerMeter]:
         """List `CustomerCustomerMeter` items a page at a time (`GET /v1/customer-portal/meters/`).
 
@@ -1438,8 +1497,8 @@ class AsyncCustomerPortalCustomerMeters(AsyncResource):
         parameters left out (or None) are not sent; lists repeat the key. Authenticates with a
         customer or member session token (`polar_cst_...`/`polar_mst_...`, from
         `customer_sessions.create`): use a client made with
-        `with_options(access_token=session.token)`. `timeout` and `retry` override the client's
-        settings for this call.
+        `with_options(access_token=session.token)`. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -1460,6 +1519,7 @@ class AsyncCustomerPortalCustomerMeters(AsyncResource):
             ),
             timeout,
             retry,
+            deadline,
         )
 
     async def get(
@@ -1468,13 +1528,15 @@ class AsyncCustomerPortalCustomerMeters(AsyncResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerCustomerMeter:
         """Send `GET /v1/customer-portal/meters/{id}` and return the `CustomerCustomerMeter`.
 
         Path parameters (`id`) are percent-encoded. Authenticates with a customer or member
         session token (`polar_cst_...`/`polar_mst_...`, from `customer_sessions.create`): use a
-        client made with `with_options(access_token=session.token)`. `timeout` and `retry`
-        override the client's settings for this call.
+        client made with `with_options(access_token=session.token)`. `timeout` (per network
+        step), `retry` and `deadline` (the whole call) override the client's settings for this
+        call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -1484,7 +1546,9 @@ class AsyncCustomerPortalCustomerMeters(AsyncResource):
 
         API reference: https://polar.sh/docs/api-reference/customer-portal/customer-meters/get
         """
-        return await self._core.call(OP_CUSTOMER_METERS_GET, (id,), (), None, None, timeout, retry)
+        return await self._core.call(
+            OP_CUSTOMER_METERS_GET, (id,), (), None, None, timeout, retry, deadline
+        )
 
 
 class AsyncCustomerPortalCustomerMetersWithRawResponse:
@@ -1515,14 +1579,15 @@ class AsyncCustomerPortalSeats(AsyncResource):
         order_id: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> SeatsList:
         """Send `GET /v1/customer-portal/seats` and return the `SeatsList`.
 
         Query parameters left out (or None) are not sent; lists repeat the key. Authenticates
         with a customer or member session token (`polar_cst_...`/`polar_mst_...`, from
         `customer_sessions.create`): use a client made with
-        `with_options(access_token=session.token)`. `timeout` and `retry` override the client's
-        settings for this call.
+        `with_options(access_token=session.token)`. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -1545,6 +1610,7 @@ class AsyncCustomerPortalSeats(AsyncResource):
             None,
             timeout,
             retry,
+            deadline,
         )
 
     @overload
@@ -1563,6 +1629,7 @@ class AsyncCustomerPortalSeats(AsyncResource):
         checkout_id: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerSeat: ...
     @overload
     async def assign_seat(
@@ -1571,6 +1638,7 @@ class AsyncCustomerPortalSeats(AsyncResource):
         request: CustomerSeatAssign,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerSeat: ...
     async def assign_seat(
         self,
@@ -1588,14 +1656,15 @@ class AsyncCustomerPortalSeats(AsyncResource):
         checkout_id: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerSeat:
         """Send `POST /v1/customer-portal/seats` and return the `CustomerSeat`.
 
         The body is a `CustomerSeatAssign`: pass it as `request=` or as keyword fields; optional
         fields left out are not sent. Authenticates with a customer or member session token
         (`polar_cst_...`/`polar_mst_...`, from `customer_sessions.create`): use a client made
-        with `with_options(access_token=session.token)`. `timeout` and `retry` override the
-        client's settings for this call.
+        with `with_options(access_token=session.token)`. `timeout` (per network step), `retry`
+        and `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -1627,6 +1696,7 @@ class AsyncCustomerPortalSeats(AsyncResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
     async def revoke_seat(
@@ -1635,13 +1705,15 @@ class AsyncCustomerPortalSeats(AsyncResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerSeat:
         """Send `DELETE /v1/customer-portal/seats/{seat_id}` and return the `CustomerSeat`.
 
         Path parameters (`seat_id`) are percent-encoded. Authenticates with a customer or member
         session token (`polar_cst_...`/`polar_mst_...`, from `customer_sessions.create`): use a
-        client made with `with_options(access_token=session.token)`. `timeout` and `retry`
-        override the client's settings for this call.
+        client made with `with_options(access_token=session.token)`. `timeout` (per network
+        step), `retry` and `deadline` (the whole call) override the client's settings for this
+        call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -1654,7 +1726,7 @@ class AsyncCustomerPortalSeats(AsyncResource):
         API reference: https://polar.sh/docs/api-reference/customer-portal/seats/revoke-seat
         """
         return await self._core.call(
-            OP_SEATS_REVOKE_SEAT, (seat_id,), (), None, None, timeout, retry
+            OP_SEATS_REVOKE_SEAT, (seat_id,), (), None, None, timeout, retry, deadline
         )
 
     async def resend_invitation(
@@ -1663,13 +1735,15 @@ class AsyncCustomerPortalSeats(AsyncResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerSeat:
         """Send `POST /v1/customer-portal/seats/{seat_id}/resend` and return the `CustomerSeat`.
 
         Path parameters (`seat_id`) are percent-encoded. Authenticates with a customer or member
         session token (`polar_cst_...`/`polar_mst_...`, from `customer_sessions.create`): use a
-        client made with `with_options(access_token=session.token)`. `timeout` and `retry`
-        override the client's settings for this call.
+        client made with `with_options(access_token=session.token)`. `timeout` (per network
+        step), `retry` and `deadline` (the whole call) override the client's settings for this
+        call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -1683,7 +1757,7 @@ class AsyncCustomerPortalSeats(AsyncResource):
         API reference: https://polar.sh/docs/api-reference/customer-portal/seats/resend-invitation
         """
         return await self._core.call(
-            OP_SEATS_RESEND_INVITATION, (seat_id,), (), None, None, timeout, retry
+            OP_SEATS_RESEND_INVITATION, (seat_id,), (), None, None, timeout, retry, deadline
         )
 
     def list_claimed_subscriptions(
@@ -1693,6 +1767,7 @@ class AsyncCustomerPortalSeats(AsyncResource):
         limit: int | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> AsyncPager[CustomerSubscription]:
         """List `CustomerSubscription` items a page at a time (`GET /v1/customer-portal/seats/subscriptions`).
 
@@ -1701,8 +1776,8 @@ class AsyncCustomerPortalSeats(AsyncResource):
         parameters left out (or None) are not sent; lists repeat the key. Authenticates with a
         customer or member session token (`polar_cst_...`/`polar_mst_...`, from
         `customer_sessions.create`): use a client made with
-        `with_options(access_token=session.token)`. `timeout` and `retry` override the client's
-        settings for this call.
+        `with_options(access_token=session.token)`. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -1721,6 +1796,7 @@ class AsyncCustomerPortalSeats(AsyncResource):
             ),
             timeout,
             retry,
+            deadline,
         )
 
 
@@ -1753,13 +1829,14 @@ class AsyncCustomerPortalCustomerSession(AsyncResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerCustomerSession:
         """Send `GET /v1/customer-portal/customer-session/introspect` and return the `CustomerCustomerSession`.
 
         Authenticates with a customer or member session token (`polar_cst_...`/`polar_mst_...`,
         from `customer_sessions.create`): use a client made with
-        `with_options(access_token=session.token)`. `timeout` and `retry` override the client's
-        settings for this call.
+        `with_options(access_token=session.token)`. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -1768,7 +1845,7 @@ class AsyncCustomerPortalCustomerSession(AsyncResource):
         API reference: https://polar.sh/docs/api-reference/customer-portal/customer-session/introspect
         """
         return await self._core.call(
-            OP_CUSTOMER_SESSION_INTROSPECT, (), (), None, None, timeout, retry
+            OP_CUSTOMER_SESSION_INTROSPECT, (), (), None, None, timeout, retry, deadline
         )
 
     async def get_authenticated_user(
@@ -1776,13 +1853,14 @@ class AsyncCustomerPortalCustomerSession(AsyncResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> PortalAuthenticatedUser:
         """Send `GET /v1/customer-portal/customer-session/user` and return the `PortalAuthenticatedUser`.
 
         Authenticates with a customer or member session token (`polar_cst_...`/`polar_mst_...`,
         from `customer_sessions.create`): use a client made with
-        `with_options(access_token=session.token)`. `timeout` and `retry` override the client's
-        settings for this call.
+        `with_options(access_token=session.token)`. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -1791,7 +1869,7 @@ class AsyncCustomerPortalCustomerSession(AsyncResource):
         API reference: https://polar.sh/docs/api-reference/customer-portal/customer-session/get-authenticated-user
         """
         return await self._core.call(
-            OP_CUSTOMER_SESSION_GET_AUTHENTICATED_USER, (), (), None, None, timeout, retry
+            OP_CUSTOMER_SESSION_GET_AUTHENTICATED_USER, (), (), None, None, timeout, retry, deadline
         )
 
 
@@ -1824,6 +1902,7 @@ class AsyncCustomerPortalDownloadables(AsyncResource):
         limit: int | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> AsyncPager[DownloadableRead]:
         """List `DownloadableRead` items a page at a time (`GET /v1/customer-portal/downloadables/`).
 
@@ -1832,8 +1911,8 @@ class AsyncCustomerPortalDownloadables(AsyncResource):
         parameters left out (or None) are not sent; lists repeat the key. Authenticates with a
         customer or member session token (`polar_cst_...`/`polar_mst_...`, from
         `customer_sessions.create`): use a client made with
-        `with_options(access_token=session.token)`. `timeout` and `retry` override the client's
-        settings for this call.
+        `with_options(access_token=session.token)`. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -1852,6 +1931,7 @@ class AsyncCustomerPortalDownloadables(AsyncResource):
             ),
             timeout,
             retry,
+            deadline,
         )
 
 
@@ -1883,6 +1963,7 @@ class AsyncCustomerPortalLicenseKeys(AsyncResource):
         limit: int | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> AsyncPager[LicenseKeyRead]:
         """List `LicenseKeyRead` items a page at a time (`GET /v1/customer-portal/license-keys/`).
 
@@ -1891,8 +1972,8 @@ class AsyncCustomerPortalLicenseKeys(AsyncResource):
         parameters left out (or None) are not sent; lists repeat the key. Authenticates with a
         customer or member session token (`polar_cst_...`/`polar_mst_...`, from
         `customer_sessions.create`): use a client made with
-        `with_options(access_token=session.token)`. `timeout` and `retry` override the client's
-        settings for this call.
+        `with_options(access_token=session.token)`. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -1913,6 +1994,7 @@ class AsyncCustomerPortalLicenseKeys(AsyncResource):
             ),
             timeout,
             retry,
+            deadline,
         )
 
     async def get(
@@ -1921,13 +2003,15 @@ class AsyncCustomerPortalLicenseKeys(AsyncResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> LicenseKeyWithActivations:
         """Send `GET /v1/customer-portal/license-keys/{id}` and return the `LicenseKeyWithActivations`.
 
         Path parameters (`id`) are percent-encoded. Authenticates with a customer or member
         session token (`polar_cst_...`/`polar_mst_...`, from `customer_sessions.create`): use a
-        client made with `with_options(access_token=session.token)`. `timeout` and `retry`
-        override the client's settings for this call.
+        client made with `with_options(access_token=session.token)`. `timeout` (per network
+        step), `retry` and `deadline` (the whole call) override the client's settings for this
+        call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -1937,7 +2021,9 @@ class AsyncCustomerPortalLicenseKeys(AsyncResource):
 
         API reference: https://polar.sh/docs/api-reference/customer-portal/license-keys/get
         """
-        return await self._core.call(OP_LICENSE_KEYS_GET, (id,), (), None, None, timeout, retry)
+        return await self._core.call(
+            OP_LICENSE_KEYS_GET, (id,), (), None, None, timeout, retry, deadline
+        )
 
     @overload
     async def validate(
@@ -1952,6 +2038,7 @@ class AsyncCustomerPortalLicenseKeys(AsyncResource):
         conditions: dict[str, str | int | float | bool] | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> ValidatedLicenseKey: ...
     @overload
     async def validate(
@@ -1960,6 +2047,7 @@ class AsyncCustomerPortalLicenseKeys(AsyncResource):
         request: LicenseKeyValidate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> ValidatedLicenseKey: ...
     async def validate(
         self,
@@ -1974,12 +2062,14 @@ class AsyncCustomerPortalLicenseKeys(AsyncResource):
         conditions: dict[str, str | int | float | bool] | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> ValidatedLicenseKey:
         """Send `POST /v1/customer-portal/license-keys/validate` and return the `ValidatedLicenseKey`.
 
         The body is a `LicenseKeyValidate`: pass it as `request=` or as keyword fields; optional
         fields left out are not sent. Public: sends no access token (works on a client built
-        without one). `timeout` and `retry` override the client's settings for this call.
+        without one). `timeout` (per network step), `retry` and `deadline` (the whole call)
+        override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -2005,6 +2095,7 @@ class AsyncCustomerPortalLicenseKeys(AsyncResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
     @overload
@@ -2018,6 +2109,7 @@ class AsyncCustomerPortalLicenseKeys(AsyncResource):
         meta: dict[str, str | int | float | bool] | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> LicenseKeyActivationRead: ...
     @overload
     async def activate(
@@ -2026,6 +2118,7 @@ class AsyncCustomerPortalLicenseKeys(AsyncResource):
         request: LicenseKeyActivate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> LicenseKeyActivationRead: ...
     async def activate(
         self,
@@ -2038,12 +2131,14 @@ class AsyncCustomerPortalLicenseKeys(AsyncResource):
         meta: dict[str, str | int | float | bool] | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> LicenseKeyActivationRead:
         """Send `POST /v1/customer-portal/license-keys/activate` and return the `LicenseKeyActivationRead`.
 
         The body is a `LicenseKeyActivate`: pass it as `request=` or as keyword fields; optional
         fields left out are not sent. Public: sends no access token (works on a client built
-        without one). `timeout` and `retry` override the client's settings for this call.
+        without one). `timeout` (per network step), `retry` and `deadline` (the whole call)
+        override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -2068,6 +2163,7 @@ class AsyncCustomerPortalLicenseKeys(AsyncResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
     @overload
@@ -2079,6 +2175,7 @@ class AsyncCustomerPortalLicenseKeys(AsyncResource):
         activation_id: str,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> None: ...
     @overload
     async def deactivate(
@@ -2087,6 +2184,7 @@ class AsyncCustomerPortalLicenseKeys(AsyncResource):
         request: LicenseKeyDeactivate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> None: ...
     async def deactivate(
         self,
@@ -2097,12 +2195,14 @@ class AsyncCustomerPortalLicenseKeys(AsyncResource):
         activation_id: str | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> None:
         """Send `POST /v1/customer-portal/license-keys/deactivate`; the answer has no body.
 
         The body is a `LicenseKeyDeactivate`: pass it as `request=` or as keyword fields;
         optional fields left out are not sent. Public: sends no access token (works on a client
-        built without one). `timeout` and `retry` override the client's settings for this call.
+        built without one). `timeout` (per network step), `retry` and `deadline` (the whole
+        call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -2120,6 +2220,7 @@ class AsyncCustomerPortalLicenseKeys(AsyncResource):
             {"key": key, "organization_id": organization_id, "activation_id": activation_id},
             timeout,
             retry,
+            deadline,
         )
 
 
@@ -2154,6 +2255,7 @@ class AsyncCustomerPortalMembers(AsyncResource):
         limit: int | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> AsyncPager[CustomerPortalMember]:
         """List `CustomerPortalMember` items a page at a time (`GET /v1/customer-portal/members`).
 
@@ -2162,8 +2264,8 @@ class AsyncCustomerPortalMembers(AsyncResource):
         parameters left out (or None) are not sent; lists repeat the key. Authenticates with a
         customer or member session token (`polar_cst_...`/`polar_mst_...`, from
         `customer_sessions.create`): use a client made with
-        `with_options(access_token=session.token)`. `timeout` and `retry` override the client's
-        settings for this call.
+        `with_options(access_token=session.token)`. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -2183,6 +2285,7 @@ class AsyncCustomerPortalMembers(AsyncResource):
             ),
             timeout,
             retry,
+            deadline,
         )
 
     @overload
@@ -2194,6 +2297,7 @@ class AsyncCustomerPortalMembers(AsyncResource):
         role: MemberRole | str | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerPortalMember: ...
     @overload
     async def add_member(
@@ -2202,6 +2306,7 @@ class AsyncCustomerPortalMembers(AsyncResource):
         request: CustomerPortalMemberCreate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerPortalMember: ...
     async def add_member(
         self,
@@ -2212,14 +2317,15 @@ class AsyncCustomerPortalMembers(AsyncResource):
         role: MemberRole | str | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerPortalMember:
         """Send `POST /v1/customer-portal/members` and return the `CustomerPortalMember`.
 
         The body is a `CustomerPortalMemberCreate`: pass it as `request=` or as keyword fields;
         optional fields left out are not sent. Authenticates with a customer or member session
         token (`polar_cst_...`/`polar_mst_...`, from `customer_sessions.create`): use a client
-        made with `with_options(access_token=session.token)`. `timeout` and `retry` override the
-        client's settings for this call.
+        made with `with_options(access_token=session.token)`. `timeout` (per network step),
+        `retry` and `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -2239,6 +2345,7 @@ class AsyncCustomerPortalMembers(AsyncResource):
             {"email": email, "name": name, "role": role},
             timeout,
             retry,
+            deadline,
         )
 
     @overload
@@ -2250,6 +2357,7 @@ class AsyncCustomerPortalMembers(AsyncResource):
         role: MemberRole | str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerPortalMember: ...
     @overload
     async def update_member(
@@ -2259,6 +2367,7 @@ class AsyncCustomerPortalMembers(AsyncResource):
         request: CustomerPortalMemberUpdate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerPortalMember: ...
     async def update_member(
         self,
@@ -2269,6 +2378,7 @@ class AsyncCustomerPortalMembers(AsyncResource):
         role: MemberRole | str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerPortalMember:
         """Send `PATCH /v1/customer-portal/members/{id}` and return the `CustomerPortalMember`.
 
@@ -2276,8 +2386,8 @@ class AsyncCustomerPortalMembers(AsyncResource):
         pass it as `request=` or as keyword fields; optional fields left out are not sent.
         Authenticates with a customer or member session token (`polar_cst_...`/`polar_mst_...`,
         from `customer_sessions.create`): use a client made with
-        `with_options(access_token=session.token)`. `timeout` and `retry` override the client's
-        settings for this call.
+        `with_options(access_token=session.token)`. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -2298,6 +2408,7 @@ class AsyncCustomerPortalMembers(AsyncResource):
             {"name": name, "role": role},
             timeout,
             retry,
+            deadline,
         )
 
     async def remove_member(
@@ -2306,13 +2417,15 @@ class AsyncCustomerPortalMembers(AsyncResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> None:
         """Send `DELETE /v1/customer-portal/members/{id}`; the answer has no body.
 
         Path parameters (`id`) are percent-encoded. Authenticates with a customer or member
         session token (`polar_cst_...`/`polar_mst_...`, from `customer_sessions.create`): use a
-        client made with `with_options(access_token=session.token)`. `timeout` and `retry`
-        override the client's settings for this call.
+        client made with `with_options(access_token=session.token)`. `timeout` (per network
+        step), `retry` and `deadline` (the whole call) override the client's settings for this
+        call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -2326,7 +2439,7 @@ class AsyncCustomerPortalMembers(AsyncResource):
         API reference: https://polar.sh/docs/api-reference/customer-portal/members/remove-member
         """
         return await self._core.call(
-            OP_MEMBERS_REMOVE_MEMBER, (id,), (), None, None, timeout, retry
+            OP_MEMBERS_REMOVE_MEMBER, (id,), (), None, None, timeout, retry, deadline
         )
 
 
@@ -2369,6 +2482,7 @@ class AsyncCustomerPortalOrders(AsyncResource):
         sorting: Sequence[CustomerOrderSortProperty | str] | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> AsyncPager[CustomerOrder]:
         """List `CustomerOrder` items a page at a time (`GET /v1/customer-portal/orders/`).
 
@@ -2377,8 +2491,8 @@ class AsyncCustomerPortalOrders(AsyncResource):
         parameters left out (or None) are not sent; lists repeat the key. Authenticates with a
         customer or member session token (`polar_cst_...`/`polar_mst_...`, from
         `customer_sessions.create`): use a client made with
-        `with_options(access_token=session.token)`. `timeout` and `retry` override the client's
-        settings for this call.
+        `with_options(access_token=session.token)`. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -2401,6 +2515,7 @@ class AsyncCustomerPortalOrders(AsyncResource):
             ),
             timeout,
             retry,
+            deadline,
         )
 
     async def get(
@@ -2409,13 +2524,15 @@ class AsyncCustomerPortalOrders(AsyncResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerOrder:
         """Send `GET /v1/customer-portal/orders/{id}` and return the `CustomerOrder`.
 
         Path parameters (`id`) are percent-encoded. Authenticates with a customer or member
         session token (`polar_cst_...`/`polar_mst_...`, from `customer_sessions.create`): use a
-        client made with `with_options(access_token=session.token)`. `timeout` and `retry`
-        override the client's settings for this call.
+        client made with `with_options(access_token=session.token)`. `timeout` (per network
+        step), `retry` and `deadline` (the whole call) override the client's settings for this
+        call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -2425,7 +2542,7 @@ class AsyncCustomerPortalOrders(AsyncResource):
 
         API reference: https://polar.sh/docs/api-reference/customer-portal/orders/get
         """
-        return await self._core.call(OP_ORDERS_GET, (id,), (), None, None, timeout, retry)
+        return await self._core.call(OP_ORDERS_GET, (id,), (), None, None, timeout, retry, deadline)
 
     @overload
     async def update(
@@ -2436,6 +2553,7 @@ class AsyncCustomerPortalOrders(AsyncResource):
         billing_address: AddressInput | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerOrder: ...
     @overload
     async def update(
@@ -2445,6 +2563,7 @@ class AsyncCustomerPortalOrders(AsyncResource):
         request: CustomerOrderUpdate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerOrder: ...
     async def update(
         self,
@@ -2455,6 +2574,7 @@ class AsyncCustomerPortalOrders(AsyncResource):
         billing_address: AddressInput | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerOrder:
         """Send `PATCH /v1/customer-portal/orders/{id}` and return the `CustomerOrder`.
 
@@ -2462,8 +2582,8 @@ class AsyncCustomerPortalOrders(AsyncResource):
         as `request=` or as keyword fields; optional fields left out are not sent. Authenticates
         with a customer or member session token (`polar_cst_...`/`polar_mst_...`, from
         `customer_sessions.create`): use a client made with
-        `with_options(access_token=session.token)`. `timeout` and `retry` override the client's
-        settings for this call.
+        `with_options(access_token=session.token)`. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -2481,6 +2601,7 @@ class AsyncCustomerPortalOrders(AsyncResource):
             {"billing_name": billing_name, "billing_address": billing_address},
             timeout,
             retry,
+            deadline,
         )
 
     async def generate_invoice(
@@ -2489,13 +2610,15 @@ class AsyncCustomerPortalOrders(AsyncResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> None:
         """Send `POST /v1/customer-portal/orders/{id}/invoice`; the answer has no body.
 
         Path parameters (`id`) are percent-encoded. Authenticates with a customer or member
         session token (`polar_cst_...`/`polar_mst_...`, from `customer_sessions.create`): use a
-        client made with `with_options(access_token=session.token)`. `timeout` and `retry`
-        override the client's settings for this call.
+        client made with `with_options(access_token=session.token)`. `timeout` (per network
+        step), `retry` and `deadline` (the whole call) override the client's settings for this
+        call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -2507,7 +2630,7 @@ class AsyncCustomerPortalOrders(AsyncResource):
         API reference: https://polar.sh/docs/api-reference/customer-portal/orders/generate-invoice
         """
         return await self._core.call(
-            OP_ORDERS_GENERATE_INVOICE, (id,), (), None, None, timeout, retry
+            OP_ORDERS_GENERATE_INVOICE, (id,), (), None, None, timeout, retry, deadline
         )
 
     async def invoice(
@@ -2516,13 +2639,15 @@ class AsyncCustomerPortalOrders(AsyncResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerOrderInvoice:
         """Send `GET /v1/customer-portal/orders/{id}/invoice` and return the `CustomerOrderInvoice`.
 
         Path parameters (`id`) are percent-encoded. Authenticates with a customer or member
         session token (`polar_cst_...`/`polar_mst_...`, from `customer_sessions.create`): use a
-        client made with `with_options(access_token=session.token)`. `timeout` and `retry`
-        override the client's settings for this call.
+        client made with `with_options(access_token=session.token)`. `timeout` (per network
+        step), `retry` and `deadline` (the whole call) override the client's settings for this
+        call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -2532,7 +2657,9 @@ class AsyncCustomerPortalOrders(AsyncResource):
 
         API reference: https://polar.sh/docs/api-reference/customer-portal/orders/invoice
         """
-        return await self._core.call(OP_ORDERS_INVOICE, (id,), (), None, None, timeout, retry)
+        return await self._core.call(
+            OP_ORDERS_INVOICE, (id,), (), None, None, timeout, retry, deadline
+        )
 
     async def receipt(
         self,
@@ -2540,14 +2667,15 @@ class AsyncCustomerPortalOrders(AsyncResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerOrderReceipt | None:
         """Send `GET /v1/customer-portal/orders/{id}/receipt` and return the `CustomerOrderReceipt | None`.
 
         Returns None when the server answers 202 (accepted, not ready yet). Path parameters
         (`id`) are percent-encoded. Authenticates with a customer or member session token
         (`polar_cst_...`/`polar_mst_...`, from `customer_sessions.create`): use a client made
-        with `with_options(access_token=session.token)`. `timeout` and `retry` override the
-        client's settings for this call.
+        with `with_options(access_token=session.token)`. `timeout` (per network step), `retry`
+        and `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -2557,7 +2685,9 @@ class AsyncCustomerPortalOrders(AsyncResource):
 
         API reference: https://polar.sh/docs/api-reference/customer-portal/orders/receipt
         """
-        return await self._core.call(OP_ORDERS_RECEIPT, (id,), (), None, None, timeout, retry)
+        return await self._core.call(
+            OP_ORDERS_RECEIPT, (id,), (), None, None, timeout, retry, deadline
+        )
 
     async def get_payment_status(
         self,
@@ -2565,13 +2695,15 @@ class AsyncCustomerPortalOrders(AsyncResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerOrderPaymentStatus:
         """Send `GET /v1/customer-portal/orders/{id}/payment-status` and return the `CustomerOrderPaymentStatus`.
 
         Path parameters (`id`) are percent-encoded. Authenticates with a customer or member
         session token (`polar_cst_...`/`polar_mst_...`, from `customer_sessions.create`): use a
-        client made with `with_options(access_token=session.token)`. `timeout` and `retry`
-        override the client's settings for this call.
+        client made with `with_options(access_token=session.token)`. `timeout` (per network
+        step), `retry` and `deadline` (the whole call) override the client's settings for this
+        call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -2582,7 +2714,7 @@ class AsyncCustomerPortalOrders(AsyncResource):
         API reference: https://polar.sh/docs/api-reference/customer-portal/orders/get-payment-status
         """
         return await self._core.call(
-            OP_ORDERS_GET_PAYMENT_STATUS, (id,), (), None, None, timeout, retry
+            OP_ORDERS_GET_PAYMENT_STATUS, (id,), (), None, None, timeout, retry, deadline
         )
 
     @overload
@@ -2595,6 +2727,7 @@ class AsyncCustomerPortalOrders(AsyncResource):
         payment_processor: PaymentProcessor | str | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerOrderPaymentConfirmation: ...
     @overload
     async def confirm_retry_payment(
@@ -2604,6 +2737,7 @@ class AsyncCustomerPortalOrders(AsyncResource):
         request: CustomerOrderConfirmPayment,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerOrderPaymentConfirmation: ...
     async def confirm_retry_payment(
         self,
@@ -2615,6 +2749,7 @@ class AsyncCustomerPortalOrders(AsyncResource):
         payment_processor: PaymentProcessor | str | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerOrderPaymentConfirmation:
         """Send `POST /v1/customer-portal/orders/{id}/confirm-payment` and return the `CustomerOrderPaymentConfirmation`.
 
@@ -2622,8 +2757,8 @@ class AsyncCustomerPortalOrders(AsyncResource):
         pass it as `request=` or as keyword fields; optional fields left out are not sent.
         Authenticates with a customer or member session token (`polar_cst_...`/`polar_mst_...`,
         from `customer_sessions.create`): use a client made with
-        `with_options(access_token=session.token)`. `timeout` and `retry` override the client's
-        settings for this call.
+        `with_options(access_token=session.token)`. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -2647,6 +2782,7 @@ class AsyncCustomerPortalOrders(AsyncResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
 
@@ -2683,12 +2819,13 @@ class AsyncCustomerPortalOrganizations(AsyncResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerOrganizationData:
         """Send `GET /v1/customer-portal/organizations/{slug}` and return the `CustomerOrganizationData`.
 
         Path parameters (`slug`) are percent-encoded. Public: sends no access token (works on a
-        client built without one). `timeout` and `retry` override the client's settings for this
-        call.
+        client built without one). `timeout` (per network step), `retry` and `deadline` (the
+        whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -2698,7 +2835,9 @@ class AsyncCustomerPortalOrganizations(AsyncResource):
 
         API reference: https://polar.sh/docs/api-reference/customer-portal/organizations/get
         """
-        return await self._core.call(OP_ORGANIZATIONS_GET, (slug,), (), None, None, timeout, retry)
+        return await self._core.call(
+            OP_ORGANIZATIONS_GET, (slug,), (), None, None, timeout, retry, deadline
+        )
 
 
 class AsyncCustomerPortalOrganizationsWithRawResponse:
@@ -2732,6 +2871,7 @@ class AsyncCustomerPortalSubscriptions(AsyncResource):
         sorting: Sequence[CustomerSubscriptionSortProperty | str] | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> AsyncPager[CustomerSubscription]:
         """List `CustomerSubscription` items a page at a time (`GET /v1/customer-portal/subscriptions/`).
 
@@ -2740,8 +2880,8 @@ class AsyncCustomerPortalSubscriptions(AsyncResource):
         parameters left out (or None) are not sent; lists repeat the key. Authenticates with a
         customer or member session token (`polar_cst_...`/`polar_mst_...`, from
         `customer_sessions.create`): use a client made with
-        `with_options(access_token=session.token)`. `timeout` and `retry` override the client's
-        settings for this call.
+        `with_options(access_token=session.token)`. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -2763,6 +2903,7 @@ class AsyncCustomerPortalSubscriptions(AsyncResource):
             ),
             timeout,
             retry,
+            deadline,
         )
 
     async def get(
@@ -2771,13 +2912,15 @@ class AsyncCustomerPortalSubscriptions(AsyncResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerSubscription:
         """Send `GET /v1/customer-portal/subscriptions/{id}` and return the `CustomerSubscription`.
 
         Path parameters (`id`) are percent-encoded. Authenticates with a customer or member
         session token (`polar_cst_...`/`polar_mst_...`, from `customer_sessions.create`): use a
-        client made with `with_options(access_token=session.token)`. `timeout` and `retry`
-        override the client's settings for this call.
+        client made with `with_options(access_token=session.token)`. `timeout` (per network
+        step), `retry` and `deadline` (the whole call) override the client's settings for this
+        call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -2787,7 +2930,9 @@ class AsyncCustomerPortalSubscriptions(AsyncResource):
 
         API reference: https://polar.sh/docs/api-reference/customer-portal/subscriptions/get
         """
-        return await self._core.call(OP_SUBSCRIPTIONS_GET, (id,), (), None, None, timeout, retry)
+        return await self._core.call(
+            OP_SUBSCRIPTIONS_GET, (id,), (), None, None, timeout, retry, deadline
+        )
 
     @overload
     async def update(
@@ -2797,6 +2942,7 @@ class AsyncCustomerPortalSubscriptions(AsyncResource):
         product_id: str,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerSubscription: ...
     @overload
     async def update(
@@ -2806,6 +2952,7 @@ class AsyncCustomerPortalSubscriptions(AsyncResource):
         seats: int,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerSubscription: ...
     @overload
     async def update(
@@ -2817,6 +2964,7 @@ class AsyncCustomerPortalSubscriptions(AsyncResource):
         cancellation_comment: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerSubscription: ...
     @overload
     async def update(
@@ -2827,6 +2975,7 @@ class AsyncCustomerPortalSubscriptions(AsyncResource):
         resumes_at: datetime | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerSubscription: ...
     @overload
     async def update(
@@ -2836,6 +2985,7 @@ class AsyncCustomerPortalSubscriptions(AsyncResource):
         resume: Literal[True] | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerSubscription: ...
     @overload
     async def update(
@@ -2845,6 +2995,7 @@ class AsyncCustomerPortalSubscriptions(AsyncResource):
         pending_update: None,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerSubscription: ...
     @overload
     async def update(
@@ -2859,6 +3010,7 @@ class AsyncCustomerPortalSubscriptions(AsyncResource):
         | CustomerSubscriptionUpdateClear,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerSubscription: ...
     async def update(
         self,
@@ -2882,6 +3034,7 @@ class AsyncCustomerPortalSubscriptions(AsyncResource):
         pending_update: NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerSubscription:
         """Send `PATCH /v1/customer-portal/subscriptions/{id}` and return the `CustomerSubscription`.
 
@@ -2892,8 +3045,8 @@ class AsyncCustomerPortalSubscriptions(AsyncResource):
         which the shape is chosen (fields that fit no single shape are refused before sending).
         Authenticates with a customer or member session token (`polar_cst_...`/`polar_mst_...`,
         from `customer_sessions.create`): use a client made with
-        `with_options(access_token=session.token)`. `timeout` and `retry` override the client's
-        settings for this call.
+        `with_options(access_token=session.token)`. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -2924,6 +3077,7 @@ class AsyncCustomerPortalSubscriptions(AsyncResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
     async def cancel(
@@ -2932,13 +3086,15 @@ class AsyncCustomerPortalSubscriptions(AsyncResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerSubscription:
         """Send `DELETE /v1/customer-portal/subscriptions/{id}` and return the `CustomerSubscription`.
 
         Path parameters (`id`) are percent-encoded. Authenticates with a customer or member
         session token (`polar_cst_...`/`polar_mst_...`, from `customer_sessions.create`): use a
-        client made with `with_options(access_token=session.token)`. `timeout` and `retry`
-        override the client's settings for this call.
+        client made with `with_options(access_token=session.token)`. `timeout` (per network
+        step), `retry` and `deadline` (the whole call) override the client's settings for this
+        call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -2949,7 +3105,9 @@ class AsyncCustomerPortalSubscriptions(AsyncResource):
 
         API reference: https://polar.sh/docs/api-reference/customer-portal/subscriptions/cancel
         """
-        return await self._core.call(OP_SUBSCRIPTIONS_CANCEL, (id,), (), None, None, timeout, retry)
+        return await self._core.call(
+            OP_SUBSCRIPTIONS_CANCEL, (id,), (), None, None, timeout, retry, deadline
+        )
 
 
 class AsyncCustomerPortalSubscriptionsWithRawResponse:
@@ -2983,6 +3141,7 @@ class AsyncCustomerPortalWallets(AsyncResource):
         sorting: Sequence[CustomerWalletSortProperty | str] | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> AsyncPager[CustomerWallet]:
         """List `CustomerWallet` items a page at a time (`GET /v1/customer-portal/wallets/`).
 
@@ -2991,8 +3150,8 @@ class AsyncCustomerPortalWallets(AsyncResource):
         parameters left out (or None) are not sent; lists repeat the key. Authenticates with a
         customer or member session token (`polar_cst_...`/`polar_mst_...`, from
         `customer_sessions.create`): use a client made with
-        `with_options(access_token=session.token)`. `timeout` and `retry` override the client's
-        settings for this call.
+        `with_options(access_token=session.token)`. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -3011,6 +3170,7 @@ class AsyncCustomerPortalWallets(AsyncResource):
             ),
             timeout,
             retry,
+            deadline,
         )
 
     async def get(
@@ -3019,13 +3179,15 @@ class AsyncCustomerPortalWallets(AsyncResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerWallet:
         """Send `GET /v1/customer-portal/wallets/{id}` and return the `CustomerWallet`.
 
         Path parameters (`id`) are percent-encoded. Authenticates with a customer or member
         session token (`polar_cst_...`/`polar_mst_...`, from `customer_sessions.create`): use a
-        client made with `with_options(access_token=session.token)`. `timeout` and `retry`
-        override the client's settings for this call.
+        client made with `with_options(access_token=session.token)`. `timeout` (per network
+        step), `retry` and `deadline` (the whole call) override the client's settings for this
+        call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -3035,7 +3197,9 @@ class AsyncCustomerPortalWallets(AsyncResource):
 
         API reference: https://polar.sh/docs/api-reference/customer-portal/wallets/get
         """
-        return await self._core.call(OP_WALLETS_GET, (id,), (), None, None, timeout, retry)
+        return await self._core.call(
+            OP_WALLETS_GET, (id,), (), None, None, timeout, retry, deadline
+        )
 
 
 class AsyncCustomerPortalWalletsWithRawResponse:

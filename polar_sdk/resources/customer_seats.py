@@ -113,6 +113,7 @@ class AsyncCustomerSeats(AsyncResource):
         immediate_claim: bool | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerSeat: ...
     @overload
     async def assign_seat(
@@ -121,6 +122,7 @@ class AsyncCustomerSeats(AsyncResource):
         request: SeatAssign,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerSeat: ...
     async def assign_seat(
         self,
@@ -137,12 +139,14 @@ class AsyncCustomerSeats(AsyncResource):
         immediate_claim: bool | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerSeat:
         """Send `POST /v1/customer-seats` and return the `CustomerSeat`.
 
         The body is a `SeatAssign`: pass it as `request=` or as keyword fields; optional fields
         left out are not sent. Needs a token with the `customer_seats:write` scope. `timeout`
-        and `retry` override the client's settings for this call.
+        (per network step), `retry` and `deadline` (the whole call) override the client's
+        settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -173,6 +177,7 @@ class AsyncCustomerSeats(AsyncResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
     async def list_seats(
@@ -182,12 +187,13 @@ class AsyncCustomerSeats(AsyncResource):
         order_id: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> SeatsList:
         """Send `GET /v1/customer-seats` and return the `SeatsList`.
 
         Query parameters left out (or None) are not sent; lists repeat the key. Needs a token
-        with the `customer_seats:read` scope. `timeout` and `retry` override the client's
-        settings for this call.
+        with the `customer_seats:read` scope. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -210,6 +216,7 @@ class AsyncCustomerSeats(AsyncResource):
             None,
             timeout,
             retry,
+            deadline,
         )
 
     async def revoke_seat(
@@ -218,12 +225,13 @@ class AsyncCustomerSeats(AsyncResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerSeat:
         """Send `DELETE /v1/customer-seats/{seat_id}` and return the `CustomerSeat`.
 
         Path parameters (`seat_id`) are percent-encoded. Needs a token with the
-        `customer_seats:write` scope. `timeout` and `retry` override the client's settings for
-        this call.
+        `customer_seats:write` scope. `timeout` (per network step), `retry` and `deadline` (the
+        whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -235,7 +243,9 @@ class AsyncCustomerSeats(AsyncResource):
 
         API reference: https://polar.sh/docs/api-reference/customer-seats/revoke-seat
         """
-        return await self._core.call(OP_REVOKE_SEAT, (seat_id,), (), None, None, timeout, retry)
+        return await self._core.call(
+            OP_REVOKE_SEAT, (seat_id,), (), None, None, timeout, retry, deadline
+        )
 
     async def resend_invitation(
         self,
@@ -243,12 +253,13 @@ class AsyncCustomerSeats(AsyncResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerSeat:
         """Send `POST /v1/customer-seats/{seat_id}/resend` and return the `CustomerSeat`.
 
         Path parameters (`seat_id`) are percent-encoded. Needs a token with the
-        `customer_seats:write` scope. `timeout` and `retry` override the client's settings for
-        this call.
+        `customer_seats:write` scope. `timeout` (per network step), `retry` and `deadline` (the
+        whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -262,7 +273,7 @@ class AsyncCustomerSeats(AsyncResource):
         API reference: https://polar.sh/docs/api-reference/customer-seats/resend-invitation
         """
         return await self._core.call(
-            OP_RESEND_INVITATION, (seat_id,), (), None, None, timeout, retry
+            OP_RESEND_INVITATION, (seat_id,), (), None, None, timeout, retry, deadline
         )
 
     async def get_claim_info(
@@ -271,12 +282,13 @@ class AsyncCustomerSeats(AsyncResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> SeatClaimInfo:
         """Send `GET /v1/customer-seats/claim/{invitation_token}` and return the `SeatClaimInfo`.
 
         Path parameters (`invitation_token`) are percent-encoded. Public: sends no access token
-        (works on a client built without one). `timeout` and `retry` override the client's
-        settings for this call.
+        (works on a client built without one). `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -289,7 +301,7 @@ class AsyncCustomerSeats(AsyncResource):
         API reference: https://polar.sh/docs/api-reference/customer-seats/get-claim-info
         """
         return await self._core.call(
-            OP_GET_CLAIM_INFO, (invitation_token,), (), None, None, timeout, retry
+            OP_GET_CLAIM_INFO, (invitation_token,), (), None, None, timeout, retry, deadline
         )
 
     @overload
@@ -299,6 +311,7 @@ class AsyncCustomerSeats(AsyncResource):
         invitation_token: str,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerSeatClaimResponse: ...
     @overload
     async def claim_seat(
@@ -307,6 +320,7 @@ class AsyncCustomerSeats(AsyncResource):
         request: SeatClaim,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerSeatClaimResponse: ...
     async def claim_seat(
         self,
@@ -315,12 +329,14 @@ class AsyncCustomerSeats(AsyncResource):
         invitation_token: str | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerSeatClaimResponse:
         """Send `POST /v1/customer-seats/claim` and return the `CustomerSeatClaimResponse`.
 
         The body is a `SeatClaim`: pass it as `request=` or as keyword fields; optional fields
         left out are not sent. Public: sends no access token (works on a client built without
-        one). `timeout` and `retry` override the client's settings for this call.
+        one). `timeout` (per network step), `retry` and `deadline` (the whole call) override the
+        client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -332,7 +348,14 @@ class AsyncCustomerSeats(AsyncResource):
         API reference: https://polar.sh/docs/api-reference/customer-seats/claim-seat
         """
         return await self._core.call(
-            OP_CLAIM_SEAT, (), (), request, {"invitation_token": invitation_token}, timeout, retry
+            OP_CLAIM_SEAT,
+            (),
+            (),
+            request,
+            {"invitation_token": invitation_token},
+            timeout,
+            retry,
+            deadline,
         )
 
 

@@ -54,6 +54,7 @@ class AsyncCustomerSessions(AsyncResource):
         return_url: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerSession: ...
     @overload
     async def create(
@@ -65,6 +66,7 @@ class AsyncCustomerSessions(AsyncResource):
         return_url: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerSession: ...
     @overload
     async def create(
@@ -73,6 +75,7 @@ class AsyncCustomerSessions(AsyncResource):
         request: CustomerSessionCustomerIDCreate | CustomerSessionCustomerExternalIDCreate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerSession: ...
     async def create(
         self,
@@ -87,14 +90,16 @@ class AsyncCustomerSessions(AsyncResource):
         external_customer_id: str | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerSession:
         """Send `POST /v1/customer-sessions/` and return the `CustomerSession`.
 
         The body is one of `CustomerSessionCustomerIDCreate`,
         `CustomerSessionCustomerExternalIDCreate`: pass it as `request=`, or as keyword fields,
         from which the shape is chosen (fields that fit no single shape are refused before
-        sending). Needs a token with the `customer_sessions:write` scope. `timeout` and `retry`
-        override the client's settings for this call.
+        sending). Needs a token with the `customer_sessions:write` scope. `timeout` (per network
+        step), `retry` and `deadline` (the whole call) override the client's settings for this
+        call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -117,6 +122,7 @@ class AsyncCustomerSessions(AsyncResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
 

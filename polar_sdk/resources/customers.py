@@ -349,14 +349,15 @@ class AsyncCustomers(AsyncResource):
         | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> AsyncPager[Customer]:
         """List `Customer` items a page at a time (`GET /v1/customers/`).
 
         Await the result for the first page (`.items`, `.pagination`, `has_next_page()`, `await
         page.next_page()`), or `async for` over it for every item of every page. Query
         parameters left out (or None) are not sent; lists repeat the key. Needs a token with the
-        `customers:read` or `customers:write` scope. `timeout` and `retry` override the client's
-        settings for this call.
+        `customers:read` or `customers:write` scope. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -380,6 +381,7 @@ class AsyncCustomers(AsyncResource):
             ),
             timeout,
             retry,
+            deadline,
         )
 
     @overload
@@ -398,6 +400,7 @@ class AsyncCustomers(AsyncResource):
         type: Literal["individual"] | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Customer: ...
     @overload
     async def create(
@@ -415,6 +418,7 @@ class AsyncCustomers(AsyncResource):
         email: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Customer: ...
     @overload
     async def create(
@@ -423,6 +427,7 @@ class AsyncCustomers(AsyncResource):
         request: CustomerIndividualCreate | CustomerTeamCreate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Customer: ...
     async def create(
         self,
@@ -440,13 +445,15 @@ class AsyncCustomers(AsyncResource):
         email: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Customer:
         """Send `POST /v1/customers/` and return the `Customer`.
 
         The body is one of `CustomerIndividualCreate`, `CustomerTeamCreate`: pass it as
         `request=`, or as keyword fields, from which the shape is chosen (fields that fit no
         single shape are refused before sending). Needs a token with the `customers:write`
-        scope. `timeout` and `retry` override the client's settings for this call.
+        scope. `timeout` (per network step), `retry` and `deadline` (the whole call) override
+        the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -474,6 +481,7 @@ class AsyncCustomers(AsyncResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
     async def export(
@@ -482,12 +490,13 @@ class AsyncCustomers(AsyncResource):
         organization_id: str | Sequence[str] | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> str:
         """Send `GET /v1/customers/export` and return the CSV text.
 
         Query parameters left out (or None) are not sent; lists repeat the key. Needs a token
-        with the `customers:read` or `customers:write` scope. `timeout` and `retry` override the
-        client's settings for this call.
+        with the `customers:read` or `customers:write` scope. `timeout` (per network step),
+        `retry` and `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -496,7 +505,9 @@ class AsyncCustomers(AsyncResource):
 
         API reference: https://polar.sh/docs/api-reference/customers/export
         """
-        return await self._core.call(OP_EXPORT, (), (organization_id,), None, None, timeout, retry)
+        return await self._core.call(
+            OP_EXPORT, (), (organization_id,), None, None, timeout, retry, deadline
+        )
 
     async def get(
         self,
@@ -504,12 +515,13 @@ class AsyncCustomers(AsyncResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Customer:
         """Send `GET /v1/customers/{id}` and return the `Customer`.
 
         Path parameters (`id`) are percent-encoded. Needs a token with the `customers:read` or
-        `customers:write` scope. `timeout` and `retry` override the client's settings for this
-        call.
+        `customers:write` scope. `timeout` (per network step), `retry` and `deadline` (the whole
+        call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -519,7 +531,7 @@ class AsyncCustomers(AsyncResource):
 
         API reference: https://polar.sh/docs/api-reference/customers/get
         """
-        return await self._core.call(OP_GET, (id,), (), None, None, timeout, retry)
+        return await self._core.call(OP_GET, (id,), (), None, None, timeout, retry, deadline)
 
     @overload
     async def update(
@@ -536,6 +548,7 @@ class AsyncCustomers(AsyncResource):
         type: CustomerType | str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Customer: ...
     @overload
     async def update(
@@ -545,6 +558,7 @@ class AsyncCustomers(AsyncResource):
         request: CustomerUpdate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Customer: ...
     async def update(
         self,
@@ -561,13 +575,14 @@ class AsyncCustomers(AsyncResource):
         type: CustomerType | str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Customer:
         """Send `PATCH /v1/customers/{id}` and return the `Customer`.
 
         Path parameters (`id`) are percent-encoded. The body is a `CustomerUpdate`: pass it as
         `request=` or as keyword fields; optional fields left out are not sent. Needs a token
-        with the `customers:write` scope. `timeout` and `retry` override the client's settings
-        for this call.
+        with the `customers:write` scope. `timeout` (per network step), `retry` and `deadline`
+        (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -594,6 +609,7 @@ class AsyncCustomers(AsyncResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
     async def delete(
@@ -603,12 +619,14 @@ class AsyncCustomers(AsyncResource):
         anonymize: bool | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> None:
         """Send `DELETE /v1/customers/{id}`; the answer has no body.
 
         Path parameters (`id`) are percent-encoded. Query parameters left out (or None) are not
         sent; lists repeat the key. Needs a token with the `customers:write` scope. `timeout`
-        and `retry` override the client's settings for this call.
+        (per network step), `retry` and `deadline` (the whole call) override the client's
+        settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -618,7 +636,9 @@ class AsyncCustomers(AsyncResource):
 
         API reference: https://polar.sh/docs/api-reference/customers/delete
         """
-        return await self._core.call(OP_DELETE, (id,), (anonymize,), None, None, timeout, retry)
+        return await self._core.call(
+            OP_DELETE, (id,), (anonymize,), None, None, timeout, retry, deadline
+        )
 
     async def get_external(
         self,
@@ -626,12 +646,13 @@ class AsyncCustomers(AsyncResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Customer:
         """Send `GET /v1/customers/external/{external_id}` and return the `Customer`.
 
         Path parameters (`external_id`) are percent-encoded. Needs a token with the
-        `customers:read` or `customers:write` scope. `timeout` and `retry` override the client's
-        settings for this call.
+        `customers:read` or `customers:write` scope. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -642,7 +663,7 @@ class AsyncCustomers(AsyncResource):
         API reference: https://polar.sh/docs/api-reference/customers/get-external
         """
         return await self._core.call(
-            OP_GET_EXTERNAL, (external_id,), (), None, None, timeout, retry
+            OP_GET_EXTERNAL, (external_id,), (), None, None, timeout, retry, deadline
         )
 
     @overload
@@ -658,6 +679,7 @@ class AsyncCustomers(AsyncResource):
         locale: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Customer: ...
     @overload
     async def update_external(
@@ -667,6 +689,7 @@ class AsyncCustomers(AsyncResource):
         request: CustomerUpdateExternalID,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Customer: ...
     async def update_external(
         self,
@@ -681,13 +704,15 @@ class AsyncCustomers(AsyncResource):
         locale: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Customer:
         """Send `PATCH /v1/customers/external/{external_id}` and return the `Customer`.
 
         Path parameters (`external_id`) are percent-encoded. The body is a
         `CustomerUpdateExternalID`: pass it as `request=` or as keyword fields; optional fields
-        left out are not sent. Needs a token with the `customers:write` scope. `timeout` and
-        `retry` override the client's settings for this call.
+        left out are not sent. Needs a token with the `customers:write` scope. `timeout` (per
+        network step), `retry` and `deadline` (the whole call) override the client's settings
+        for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -712,6 +737,7 @@ class AsyncCustomers(AsyncResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
     async def delete_external(
@@ -721,12 +747,14 @@ class AsyncCustomers(AsyncResource):
         anonymize: bool | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> None:
         """Send `DELETE /v1/customers/external/{external_id}`; the answer has no body.
 
         Path parameters (`external_id`) are percent-encoded. Query parameters left out (or None)
         are not sent; lists repeat the key. Needs a token with the `customers:write` scope.
-        `timeout` and `retry` override the client's settings for this call.
+        `timeout` (per network step), `retry` and `deadline` (the whole call) override the
+        client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -737,7 +765,7 @@ class AsyncCustomers(AsyncResource):
         API reference: https://polar.sh/docs/api-reference/customers/delete-external
         """
         return await self._core.call(
-            OP_DELETE_EXTERNAL, (external_id,), (anonymize,), None, None, timeout, retry
+            OP_DELETE_EXTERNAL, (external_id,), (anonymize,), None, None, timeout, retry, deadline
         )
 
     async def get_state(
@@ -746,12 +774,13 @@ class AsyncCustomers(AsyncResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerState:
         """Send `GET /v1/customers/{id}/state` and return the `CustomerState`.
 
         Path parameters (`id`) are percent-encoded. Needs a token with the `customers:read` or
-        `customers:write` scope. `timeout` and `retry` override the client's settings for this
-        call.
+        `customers:write` scope. `timeout` (per network step), `retry` and `deadline` (the whole
+        call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -761,7 +790,7 @@ class AsyncCustomers(AsyncResource):
 
         API reference: https://polar.sh/docs/api-reference/customers/get-state
         """
-        return await self._core.call(OP_GET_STATE, (id,), (), None, None, timeout, retry)
+        return await self._core.call(OP_GET_STATE, (id,), (), None, None, timeout, retry, deadline)
 
     async def get_state_external(
         self,
@@ -769,12 +798,13 @@ class AsyncCustomers(AsyncResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerState:
         """Send `GET /v1/customers/external/{external_id}/state` and return the `CustomerState`.
 
         Path parameters (`external_id`) are percent-encoded. Needs a token with the
-        `customers:read` or `customers:write` scope. `timeout` and `retry` override the client's
-        settings for this call.
+        `customers:read` or `customers:write` scope. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -785,7 +815,7 @@ class AsyncCustomers(AsyncResource):
         API reference: https://polar.sh/docs/api-reference/customers/get-state-external
         """
         return await self._core.call(
-            OP_GET_STATE_EXTERNAL, (external_id,), (), None, None, timeout, retry
+            OP_GET_STATE_EXTERNAL, (external_id,), (), None, None, timeout, retry, deadline
         )
 
     def list_payment_methods(
@@ -796,6 +826,7 @@ class AsyncCustomers(AsyncResource):
         limit: int | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> AsyncPager[PaymentMethod]:
         """List `PaymentMethod` items a page at a time (`GET /v1/customers/{id}/payment-methods`).
 
@@ -803,7 +834,8 @@ class AsyncCustomers(AsyncResource):
         page.next_page()`), or `async for` over it for every item of every page. Path parameters
         (`id`) are percent-encoded. Query parameters left out (or None) are not sent; lists
         repeat the key. Needs a token with the `customers:read` or `customers:write` scope.
-        `timeout` and `retry` override the client's settings for this call.
+        `timeout` (per network step), `retry` and `deadline` (the whole call) override the
+        client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -822,6 +854,7 @@ class AsyncCustomers(AsyncResource):
             ),
             timeout,
             retry,
+            deadline,
         )
 
     def list_payment_methods_external(
@@ -832,6 +865,7 @@ class AsyncCustomers(AsyncResource):
         limit: int | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> AsyncPager[PaymentMethod]:
         """List `PaymentMethod` items a page at a time (`GET /v1/customers/external/{external_id}/payment-methods`).
 
@@ -839,7 +873,8 @@ class AsyncCustomers(AsyncResource):
         page.next_page()`), or `async for` over it for every item of every page. Path parameters
         (`external_id`) are percent-encoded. Query parameters left out (or None) are not sent;
         lists repeat the key. Needs a token with the `customers:read` or `customers:write`
-        scope. `timeout` and `retry` override the client's settings for this call.
+        scope. `timeout` (per network step), `retry` and `deadline` (the whole call) override
+        the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -858,6 +893,7 @@ class AsyncCustomers(AsyncResource):
             ),
             timeout,
             retry,
+            deadline,
         )
 
 
@@ -904,6 +940,7 @@ class AsyncCustomersMembers(AsyncResource):
         role: Literal["member", "billing_manager"] | str | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Member: ...
     @overload
     async def create(
@@ -913,6 +950,7 @@ class AsyncCustomersMembers(AsyncResource):
         request: MemberCreateFromCustomer,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Member: ...
     async def create(
         self,
@@ -925,13 +963,14 @@ class AsyncCustomersMembers(AsyncResource):
         role: Literal["member", "billing_manager"] | str | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Member:
         """Send `POST /v1/customers/{id}/members` and return the `Member`.
 
         Path parameters (`id`) are percent-encoded. The body is a `MemberCreateFromCustomer`:
         pass it as `request=` or as keyword fields; optional fields left out are not sent. Needs
-        a token with the `members:write` scope. `timeout` and `retry` override the client's
-        settings for this call.
+        a token with the `members:write` scope. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -950,6 +989,7 @@ class AsyncCustomersMembers(AsyncResource):
             {"email": email, "name": name, "external_id": external_id, "role": role},
             timeout,
             retry,
+            deadline,
         )
 
     @overload
@@ -964,6 +1004,7 @@ class AsyncCustomersMembers(AsyncResource):
         role: Literal["member", "billing_manager"] | str | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Member: ...
     @overload
     async def create_external(
@@ -974,6 +1015,7 @@ class AsyncCustomersMembers(AsyncResource):
         request: MemberCreateFromCustomer,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Member: ...
     async def create_external(
         self,
@@ -987,14 +1029,16 @@ class AsyncCustomersMembers(AsyncResource):
         role: Literal["member", "billing_manager"] | str | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Member:
         """Send `POST /v1/customers/external/{external_id}/members` and return the `Member`.
 
         Path parameters (`path_external_id`) are percent-encoded. They are positional only: the
         body has fields of the same names, which are keywords. The body is a
         `MemberCreateFromCustomer`: pass it as `request=` or as keyword fields; optional fields
-        left out are not sent. Needs a token with the `members:write` scope. `timeout` and
-        `retry` override the client's settings for this call.
+        left out are not sent. Needs a token with the `members:write` scope. `timeout` (per
+        network step), `retry` and `deadline` (the whole call) override the client's settings
+        for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -1014,6 +1058,7 @@ class AsyncCustomersMembers(AsyncResource):
             {"email": email, "name": name, "external_id": external_id, "role": role},
             timeout,
             retry,
+            deadline,
         )
 
     async def get(
@@ -1023,12 +1068,13 @@ class AsyncCustomersMembers(AsyncResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Member:
         """Send `GET /v1/customers/{id}/members/{member_id}` and return the `Member`.
 
         Path parameters (`id`, `member_id`) are percent-encoded. Needs a token with the
-        `members:read` or `members:write` scope. `timeout` and `retry` override the client's
-        settings for this call.
+        `members:read` or `members:write` scope. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -1049,6 +1095,7 @@ class AsyncCustomersMembers(AsyncResource):
             None,
             timeout,
             retry,
+            deadline,
         )
 
     @overload
@@ -1062,6 +1109,7 @@ class AsyncCustomersMembers(AsyncResource):
         role: MemberRole | str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Member: ...
     @overload
     async def update(
@@ -1072,6 +1120,7 @@ class AsyncCustomersMembers(AsyncResource):
         request: MemberUpdate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Member: ...
     async def update(
         self,
@@ -1084,13 +1133,14 @@ class AsyncCustomersMembers(AsyncResource):
         role: MemberRole | str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Member:
         """Send `PATCH /v1/customers/{id}/members/{member_id}` and return the `Member`.
 
         Path parameters (`id`, `member_id`) are percent-encoded. The body is a `MemberUpdate`:
         pass it as `request=` or as keyword fields; optional fields left out are not sent. Needs
-        a token with the `members:write` scope. `timeout` and `retry` override the client's
-        settings for this call.
+        a token with the `members:write` scope. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -1111,6 +1161,7 @@ class AsyncCustomersMembers(AsyncResource):
             {"name": name, "email": email, "role": role},
             timeout,
             retry,
+            deadline,
         )
 
     async def delete(
@@ -1120,12 +1171,13 @@ class AsyncCustomersMembers(AsyncResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> None:
         """Send `DELETE /v1/customers/{id}/members/{member_id}`; the answer has no body.
 
         Path parameters (`id`, `member_id`) are percent-encoded. Needs a token with the
-        `members:write` scope. `timeout` and `retry` override the client's settings for this
-        call.
+        `members:write` scope. `timeout` (per network step), `retry` and `deadline` (the whole
+        call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -1146,6 +1198,7 @@ class AsyncCustomersMembers(AsyncResource):
             None,
             timeout,
             retry,
+            deadline,
         )
 
     async def get_external(
@@ -1155,12 +1208,13 @@ class AsyncCustomersMembers(AsyncResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Member:
         """Send `GET /v1/customers/external/{external_id}/members/{member_external_id}` and return the `Member`.
 
         Path parameters (`external_id`, `member_external_id`) are percent-encoded. Needs a token
-        with the `members:read` or `members:write` scope. `timeout` and `retry` override the
-        client's settings for this call.
+        with the `members:read` or `members:write` scope. `timeout` (per network step), `retry`
+        and `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -1182,6 +1236,7 @@ class AsyncCustomersMembers(AsyncResource):
             None,
             timeout,
             retry,
+            deadline,
         )
 
     @overload
@@ -1195,6 +1250,7 @@ class AsyncCustomersMembers(AsyncResource):
         role: MemberRole | str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Member: ...
     @overload
     async def update_external(
@@ -1205,6 +1261,7 @@ class AsyncCustomersMembers(AsyncResource):
         request: MemberUpdate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Member: ...
     async def update_external(
         self,
@@ -1217,13 +1274,14 @@ class AsyncCustomersMembers(AsyncResource):
         role: MemberRole | str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Member:
         """Send `PATCH /v1/customers/external/{external_id}/members/{member_external_id}` and return the `Member`.
 
         Path parameters (`external_id`, `member_external_id`) are percent-encoded. The body is a
         `MemberUpdate`: pass it as `request=` or as keyword fields; optional fields left out are
-        not sent. Needs a token with the `members:write` scope. `timeout` and `retry` override
-        the client's settings for this call.
+        not sent. Needs a token with the `members:write` scope. `timeout` (per network step),
+        `retry` and `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -1245,6 +1303,7 @@ class AsyncCustomersMembers(AsyncResource):
             {"name": name, "email": email, "role": role},
             timeout,
             retry,
+            deadline,
         )
 
     async def delete_external(
@@ -1254,12 +1313,13 @@ class AsyncCustomersMembers(AsyncResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> None:
         """Send `DELETE /v1/customers/external/{external_id}/members/{member_external_id}`; the answer has no body.
 
         Path parameters (`external_id`, `member_external_id`) are percent-encoded. Needs a token
-        with the `members:write` scope. `timeout` and `retry` override the client's settings for
-        this call.
+        with the `members:write` scope. `timeout` (per network step), `retry` and `deadline`
+        (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -1281,6 +1341,7 @@ class AsyncCustomersMembers(AsyncResource):
             None,
             timeout,
             retry,
+            deadline,
         )
 
 

@@ -116,14 +116,15 @@ class AsyncDiscounts(AsyncResource):
         sorting: Sequence[DiscountSortProperty | str] | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> AsyncPager[Discount]:
         """List `Discount` items a page at a time (`GET /v1/discounts/`).
 
         Await the result for the first page (`.items`, `.pagination`, `has_next_page()`, `await
         page.next_page()`), or `async for` over it for every item of every page. Query
         parameters left out (or None) are not sent; lists repeat the key. Needs a token with the
-        `discounts:read` or `discounts:write` scope. `timeout` and `retry` override the client's
-        settings for this call.
+        `discounts:read` or `discounts:write` scope. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -144,6 +145,7 @@ class AsyncDiscounts(AsyncResource):
             ),
             timeout,
             retry,
+            deadline,
         )
 
     @overload
@@ -167,6 +169,7 @@ class AsyncDiscounts(AsyncResource):
         amounts: dict[str, int] | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Discount: ...
     @overload
     async def create(
@@ -187,6 +190,7 @@ class AsyncDiscounts(AsyncResource):
         duration_in_months: int | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Discount: ...
     @overload
     async def create(
@@ -195,6 +199,7 @@ class AsyncDiscounts(AsyncResource):
         request: DiscountFixedCreate | DiscountPercentageCreate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Discount: ...
     async def create(
         self,
@@ -218,13 +223,15 @@ class AsyncDiscounts(AsyncResource):
         basis_points: int | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Discount:
         """Send `POST /v1/discounts/` and return the `Discount`.
 
         The body is one of `DiscountFixedCreate`, `DiscountPercentageCreate`: pass it as
         `request=`, or as keyword fields, from which the shape is chosen (fields that fit no
         single shape are refused before sending). Needs a token with the `discounts:write`
-        scope. `timeout` and `retry` override the client's settings for this call.
+        scope. `timeout` (per network step), `retry` and `deadline` (the whole call) override
+        the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -258,6 +265,7 @@ class AsyncDiscounts(AsyncResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
     async def get(
@@ -266,12 +274,13 @@ class AsyncDiscounts(AsyncResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Discount:
         """Send `GET /v1/discounts/{id}` and return the `Discount`.
 
         Path parameters (`id`) are percent-encoded. Needs a token with the `discounts:read` or
-        `discounts:write` scope. `timeout` and `retry` override the client's settings for this
-        call.
+        `discounts:write` scope. `timeout` (per network step), `retry` and `deadline` (the whole
+        call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -281,7 +290,7 @@ class AsyncDiscounts(AsyncResource):
 
         API reference: https://polar.sh/docs/api-reference/discounts/get
         """
-        return await self._core.call(OP_GET, (id,), (), None, None, timeout, retry)
+        return await self._core.call(OP_GET, (id,), (), None, None, timeout, retry, deadline)
 
     @overload
     async def update(
@@ -305,6 +314,7 @@ class AsyncDiscounts(AsyncResource):
         products: builtins.list[str] | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Discount: ...
     @overload
     async def update(
@@ -314,6 +324,7 @@ class AsyncDiscounts(AsyncResource):
         request: DiscountUpdate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Discount: ...
     async def update(
         self,
@@ -337,13 +348,14 @@ class AsyncDiscounts(AsyncResource):
         products: builtins.list[str] | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Discount:
         """Send `PATCH /v1/discounts/{id}` and return the `Discount`.
 
         Path parameters (`id`) are percent-encoded. The body is a `DiscountUpdate`: pass it as
         `request=` or as keyword fields; optional fields left out are not sent. Needs a token
-        with the `discounts:write` scope. `timeout` and `retry` override the client's settings
-        for this call.
+        with the `discounts:write` scope. `timeout` (per network step), `retry` and `deadline`
+        (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -377,6 +389,7 @@ class AsyncDiscounts(AsyncResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
     async def delete(
@@ -385,11 +398,13 @@ class AsyncDiscounts(AsyncResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> None:
         """Send `DELETE /v1/discounts/{id}`; the answer has no body.
 
         Path parameters (`id`) are percent-encoded. Needs a token with the `discounts:write`
-        scope. `timeout` and `retry` override the client's settings for this call.
+        scope. `timeout` (per network step), `retry` and `deadline` (the whole call) override
+        the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -399,7 +414,7 @@ class AsyncDiscounts(AsyncResource):
 
         API reference: https://polar.sh/docs/api-reference/discounts/delete
         """
-        return await self._core.call(OP_DELETE, (id,), (), None, None, timeout, retry)
+        return await self._core.call(OP_DELETE, (id,), (), None, None, timeout, retry, deadline)
 
 
 class AsyncDiscountsWithRawResponse:

@@ -90,14 +90,15 @@ class AsyncDisputes(AsyncResource):
         sorting: Sequence[DisputeSortProperty | str] | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> AsyncPager[Dispute]:
         """List `Dispute` items a page at a time (`GET /v1/disputes/`).
 
         Await the result for the first page (`.items`, `.pagination`, `has_next_page()`, `await
         page.next_page()`), or `async for` over it for every item of every page. Query
         parameters left out (or None) are not sent; lists repeat the key. Needs a token with the
-        `disputes:read` or `disputes:write` scope. `timeout` and `retry` override the client's
-        settings for this call.
+        `disputes:read` or `disputes:write` scope. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -119,6 +120,7 @@ class AsyncDisputes(AsyncResource):
             ),
             timeout,
             retry,
+            deadline,
         )
 
     async def get(
@@ -127,12 +129,13 @@ class AsyncDisputes(AsyncResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Dispute:
         """Send `GET /v1/disputes/{id}` and return the `Dispute`.
 
         Path parameters (`id`) are percent-encoded. Needs a token with the `disputes:read` or
-        `disputes:write` scope. `timeout` and `retry` override the client's settings for this
-        call.
+        `disputes:write` scope. `timeout` (per network step), `retry` and `deadline` (the whole
+        call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -142,7 +145,7 @@ class AsyncDisputes(AsyncResource):
 
         API reference: https://polar.sh/docs/api-reference/disputes/get
         """
-        return await self._core.call(OP_GET, (id,), (), None, None, timeout, retry)
+        return await self._core.call(OP_GET, (id,), (), None, None, timeout, retry, deadline)
 
     async def accept(
         self,
@@ -150,11 +153,13 @@ class AsyncDisputes(AsyncResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Dispute:
         """Send `POST /v1/disputes/{id}/accept` and return the `Dispute`.
 
         Path parameters (`id`) are percent-encoded. Needs a token with the `disputes:write`
-        scope. `timeout` and `retry` override the client's settings for this call.
+        scope. `timeout` (per network step), `retry` and `deadline` (the whole call) override
+        the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -165,7 +170,7 @@ class AsyncDisputes(AsyncResource):
 
         API reference: https://polar.sh/docs/api-reference/disputes/accept
         """
-        return await self._core.call(OP_ACCEPT, (id,), (), None, None, timeout, retry)
+        return await self._core.call(OP_ACCEPT, (id,), (), None, None, timeout, retry, deadline)
 
 
 class AsyncDisputesWithRawResponse:

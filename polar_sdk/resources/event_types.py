@@ -90,14 +90,15 @@ class AsyncEventTypes(AsyncResource):
         sorting: Sequence[EventTypesSortProperty | str] | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> AsyncPager[EventTypeWithStats]:
         """List `EventTypeWithStats` items a page at a time (`GET /v1/event-types/`).
 
         Await the result for the first page (`.items`, `.pagination`, `has_next_page()`, `await
         page.next_page()`), or `async for` over it for every item of every page. Query
         parameters left out (or None) are not sent; lists repeat the key. Needs a token with the
-        `events:read` or `events:write` scope. `timeout` and `retry` override the client's
-        settings for this call.
+        `events:read` or `events:write` scope. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -123,6 +124,7 @@ class AsyncEventTypes(AsyncResource):
             ),
             timeout,
             retry,
+            deadline,
         )
 
     @overload
@@ -134,6 +136,7 @@ class AsyncEventTypes(AsyncResource):
         label_property_selector: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> EventType: ...
     @overload
     async def update(
@@ -143,6 +146,7 @@ class AsyncEventTypes(AsyncResource):
         request: EventTypeUpdate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> EventType: ...
     async def update(
         self,
@@ -153,13 +157,14 @@ class AsyncEventTypes(AsyncResource):
         label_property_selector: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> EventType:
         """Send `PATCH /v1/event-types/{id}` and return the `EventType`.
 
         Path parameters (`id`) are percent-encoded. The body is a `EventTypeUpdate`: pass it as
         `request=` or as keyword fields; optional fields left out are not sent. Needs a token
-        with the `events:write` scope. `timeout` and `retry` override the client's settings for
-        this call.
+        with the `events:write` scope. `timeout` (per network step), `retry` and `deadline` (the
+        whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -177,6 +182,7 @@ class AsyncEventTypes(AsyncResource):
             {"label": label, "label_property_selector": label_property_selector},
             timeout,
             retry,
+            deadline,
         )
 
 

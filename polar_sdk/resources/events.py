@@ -144,14 +144,15 @@ class AsyncEvents(AsyncResource):
         | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> AsyncPager[Event]:
         """List `Event` items a page at a time (`GET /v1/events/`).
 
         Await the result for the first page (`.items`, `.pagination`, `has_next_page()`, `await
         page.next_page()`), or `async for` over it for every item of every page. Query
         parameters left out (or None) are not sent; lists repeat the key. Needs a token with the
-        `events:read` or `events:write` scope. `timeout` and `retry` override the client's
-        settings for this call.
+        `events:read` or `events:write` scope. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -183,6 +184,7 @@ class AsyncEvents(AsyncResource):
             ),
             timeout,
             retry,
+            deadline,
         )
 
     def list_names(
@@ -198,14 +200,15 @@ class AsyncEvents(AsyncResource):
         sorting: Sequence[EventNamesSortProperty | str] | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> AsyncPager[EventName]:
         """List `EventName` items a page at a time (`GET /v1/events/names`).
 
         Await the result for the first page (`.items`, `.pagination`, `has_next_page()`, `await
         page.next_page()`), or `async for` over it for every item of every page. Query
         parameters left out (or None) are not sent; lists repeat the key. Needs a token with the
-        `events:read` or `events:write` scope. `timeout` and `retry` override the client's
-        settings for this call.
+        `events:read` or `events:write` scope. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -229,6 +232,7 @@ class AsyncEvents(AsyncResource):
             ),
             timeout,
             retry,
+            deadline,
         )
 
     async def get(
@@ -237,12 +241,13 @@ class AsyncEvents(AsyncResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Event:
         """Send `GET /v1/events/{id}` and return the `Event`.
 
         Path parameters (`id`) are percent-encoded. Needs a token with the `events:read` or
-        `events:write` scope. `timeout` and `retry` override the client's settings for this
-        call.
+        `events:write` scope. `timeout` (per network step), `retry` and `deadline` (the whole
+        call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -252,7 +257,7 @@ class AsyncEvents(AsyncResource):
 
         API reference: https://polar.sh/docs/api-reference/events/get
         """
-        return await self._core.call(OP_GET, (id,), (), None, None, timeout, retry)
+        return await self._core.call(OP_GET, (id,), (), None, None, timeout, retry, deadline)
 
     @overload
     async def ingest(
@@ -261,6 +266,7 @@ class AsyncEvents(AsyncResource):
         events: builtins.list[EventCreate],
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> EventsIngestResponse: ...
     @overload
     async def ingest(
@@ -269,6 +275,7 @@ class AsyncEvents(AsyncResource):
         request: EventsIngest,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> EventsIngestResponse: ...
     async def ingest(
         self,
@@ -277,12 +284,14 @@ class AsyncEvents(AsyncResource):
         events: builtins.list[EventCreate] | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> EventsIngestResponse:
         """Send `POST /v1/events/ingest` and return the `EventsIngestResponse`.
 
         The body is a `EventsIngest`: pass it as `request=` or as keyword fields; optional
-        fields left out are not sent. Needs a token with the `events:write` scope. `timeout` and
-        `retry` override the client's settings for this call.
+        fields left out are not sent. Needs a token with the `events:write` scope. `timeout`
+        (per network step), `retry` and `deadline` (the whole call) override the client's
+        settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -291,7 +300,9 @@ class AsyncEvents(AsyncResource):
 
         API reference: https://polar.sh/docs/api-reference/events/ingest
         """
-        return await self._core.call(OP_INGEST, (), (), request, {"events": events}, timeout, retry)
+        return await self._core.call(
+            OP_INGEST, (), (), request, {"events": events}, timeout, retry, deadline
+        )
 
 
 class AsyncEventsWithRawResponse:

@@ -114,14 +114,15 @@ class AsyncFiles(AsyncResource):
         limit: int | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> AsyncPager[FileRead]:
         """List `FileRead` items a page at a time (`GET /v1/files/`).
 
         Await the result for the first page (`.items`, `.pagination`, `has_next_page()`, `await
         page.next_page()`), or `async for` over it for every item of every page. Query
         parameters left out (or None) are not sent; lists repeat the key. Needs a token with the
-        `files:read` or `files:write` scope. `timeout` and `retry` override the client's
-        settings for this call.
+        `files:read` or `files:write` scope. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -141,6 +142,7 @@ class AsyncFiles(AsyncResource):
             ),
             timeout,
             retry,
+            deadline,
         )
 
     @overload
@@ -157,6 +159,7 @@ class AsyncFiles(AsyncResource):
         version: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> FileUpload: ...
     @overload
     async def create(
@@ -172,6 +175,7 @@ class AsyncFiles(AsyncResource):
         version: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> FileUpload: ...
     @overload
     async def create(
@@ -187,6 +191,7 @@ class AsyncFiles(AsyncResource):
         version: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> FileUpload: ...
     @overload
     async def create(
@@ -202,6 +207,7 @@ class AsyncFiles(AsyncResource):
         version: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> FileUpload: ...
     @overload
     async def create(
@@ -213,6 +219,7 @@ class AsyncFiles(AsyncResource):
         | SupportCaseAttachmentFileCreate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> FileUpload: ...
     async def create(
         self,
@@ -236,6 +243,7 @@ class AsyncFiles(AsyncResource):
         version: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> FileUpload:
         """Send `POST /v1/files/` and return the `FileUpload`.
 
@@ -243,7 +251,8 @@ class AsyncFiles(AsyncResource):
         `OrganizationAvatarFileCreate`, `SupportCaseAttachmentFileCreate`: pass it as
         `request=`, or as keyword fields, from which the shape is chosen (fields that fit no
         single shape are refused before sending). Needs a token with the `files:write` scope.
-        `timeout` and `retry` override the client's settings for this call.
+        `timeout` (per network step), `retry` and `deadline` (the whole call) override the
+        client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -269,6 +278,7 @@ class AsyncFiles(AsyncResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
     @overload
@@ -282,6 +292,7 @@ class AsyncFiles(AsyncResource):
         parts: builtins.list[S3FileUploadCompletedPart],
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> FileRead: ...
     @overload
     async def uploaded(
@@ -292,6 +303,7 @@ class AsyncFiles(AsyncResource):
         request: FileUploadCompleted,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> FileRead: ...
     async def uploaded(
         self,
@@ -304,14 +316,15 @@ class AsyncFiles(AsyncResource):
         parts: builtins.list[S3FileUploadCompletedPart] | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> FileRead:
         """Send `POST /v1/files/{id}/uploaded` and return the `FileRead`.
 
         Path parameters (`path_id`) are percent-encoded. They are positional only: the body has
         fields of the same names, which are keywords. The body is a `FileUploadCompleted`: pass
         it as `request=` or as keyword fields; optional fields left out are not sent. Needs a
-        token with the `files:write` scope. `timeout` and `retry` override the client's settings
-        for this call.
+        token with the `files:write` scope. `timeout` (per network step), `retry` and `deadline`
+        (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -330,6 +343,7 @@ class AsyncFiles(AsyncResource):
             {"id": id, "path": path, "parts": parts},
             timeout,
             retry,
+            deadline,
         )
 
     @overload
@@ -341,6 +355,7 @@ class AsyncFiles(AsyncResource):
         version: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> FileRead: ...
     @overload
     async def update(
@@ -350,6 +365,7 @@ class AsyncFiles(AsyncResource):
         request: FilePatch,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> FileRead: ...
     async def update(
         self,
@@ -360,13 +376,14 @@ class AsyncFiles(AsyncResource):
         version: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> FileRead:
         """Send `PATCH /v1/files/{id}` and return the `FileRead`.
 
         Path parameters (`id`) are percent-encoded. The body is a `FilePatch`: pass it as
         `request=` or as keyword fields; optional fields left out are not sent. Needs a token
-        with the `files:write` scope. `timeout` and `retry` override the client's settings for
-        this call.
+        with the `files:write` scope. `timeout` (per network step), `retry` and `deadline` (the
+        whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -378,7 +395,14 @@ class AsyncFiles(AsyncResource):
         API reference: https://polar.sh/docs/api-reference/files/update
         """
         return await self._core.call(
-            OP_UPDATE, (id,), (), request, {"name": name, "version": version}, timeout, retry
+            OP_UPDATE,
+            (id,),
+            (),
+            request,
+            {"name": name, "version": version},
+            timeout,
+            retry,
+            deadline,
         )
 
     async def delete(
@@ -387,11 +411,13 @@ class AsyncFiles(AsyncResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> None:
         """Send `DELETE /v1/files/{id}`; the answer has no body.
 
         Path parameters (`id`) are percent-encoded. Needs a token with the `files:write` scope.
-        `timeout` and `retry` override the client's settings for this call.
+        `timeout` (per network step), `retry` and `deadline` (the whole call) override the
+        client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -402,7 +428,7 @@ class AsyncFiles(AsyncResource):
 
         API reference: https://polar.sh/docs/api-reference/files/delete
         """
-        return await self._core.call(OP_DELETE, (id,), (), None, None, timeout, retry)
+        return await self._core.call(OP_DELETE, (id,), (), None, None, timeout, retry, deadline)
 
 
 class AsyncFilesWithRawResponse:

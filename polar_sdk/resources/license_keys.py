@@ -146,14 +146,15 @@ class AsyncLicenseKeys(AsyncResource):
         limit: int | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> AsyncPager[LicenseKeyRead]:
         """List `LicenseKeyRead` items a page at a time (`GET /v1/license-keys/`).
 
         Await the result for the first page (`.items`, `.pagination`, `has_next_page()`, `await
         page.next_page()`), or `async for` over it for every item of every page. Query
         parameters left out (or None) are not sent; lists repeat the key. Needs a token with the
-        `license_keys:read` or `license_keys:write` scope. `timeout` and `retry` override the
-        client's settings for this call.
+        `license_keys:read` or `license_keys:write` scope. `timeout` (per network step), `retry`
+        and `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -176,6 +177,7 @@ class AsyncLicenseKeys(AsyncResource):
             ),
             timeout,
             retry,
+            deadline,
         )
 
     async def get(
@@ -184,12 +186,13 @@ class AsyncLicenseKeys(AsyncResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> LicenseKeyWithActivations:
         """Send `GET /v1/license-keys/{id}` and return the `LicenseKeyWithActivations`.
 
         Path parameters (`id`) are percent-encoded. Needs a token with the `license_keys:read`
-        or `license_keys:write` scope. `timeout` and `retry` override the client's settings for
-        this call.
+        or `license_keys:write` scope. `timeout` (per network step), `retry` and `deadline` (the
+        whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -200,7 +203,7 @@ class AsyncLicenseKeys(AsyncResource):
 
         API reference: https://polar.sh/docs/api-reference/license-keys/get
         """
-        return await self._core.call(OP_GET, (id,), (), None, None, timeout, retry)
+        return await self._core.call(OP_GET, (id,), (), None, None, timeout, retry, deadline)
 
     @overload
     async def update(
@@ -214,6 +217,7 @@ class AsyncLicenseKeys(AsyncResource):
         expires_at: datetime | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> LicenseKeyRead: ...
     @overload
     async def update(
@@ -223,6 +227,7 @@ class AsyncLicenseKeys(AsyncResource):
         request: LicenseKeyUpdate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> LicenseKeyRead: ...
     async def update(
         self,
@@ -236,13 +241,14 @@ class AsyncLicenseKeys(AsyncResource):
         expires_at: datetime | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> LicenseKeyRead:
         """Send `PATCH /v1/license-keys/{id}` and return the `LicenseKeyRead`.
 
         Path parameters (`id`) are percent-encoded. The body is a `LicenseKeyUpdate`: pass it as
         `request=` or as keyword fields; optional fields left out are not sent. Needs a token
-        with the `license_keys:write` scope. `timeout` and `retry` override the client's
-        settings for this call.
+        with the `license_keys:write` scope. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -267,6 +273,7 @@ class AsyncLicenseKeys(AsyncResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
     async def get_activation(
@@ -276,12 +283,13 @@ class AsyncLicenseKeys(AsyncResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> LicenseKeyActivationRead:
         """Send `GET /v1/license-keys/{id}/activations/{activation_id}` and return the `LicenseKeyActivationRead`.
 
         Path parameters (`id`, `activation_id`) are percent-encoded. Needs a token with the
-        `license_keys:read` or `license_keys:write` scope. `timeout` and `retry` override the
-        client's settings for this call.
+        `license_keys:read` or `license_keys:write` scope. `timeout` (per network step), `retry`
+        and `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -303,6 +311,7 @@ class AsyncLicenseKeys(AsyncResource):
             None,
             timeout,
             retry,
+            deadline,
         )
 
     @overload
@@ -318,6 +327,7 @@ class AsyncLicenseKeys(AsyncResource):
         conditions: dict[str, str | int | float | bool] | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> ValidatedLicenseKey: ...
     @overload
     async def validate(
@@ -326,6 +336,7 @@ class AsyncLicenseKeys(AsyncResource):
         request: LicenseKeyValidate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> ValidatedLicenseKey: ...
     async def validate(
         self,
@@ -340,12 +351,14 @@ class AsyncLicenseKeys(AsyncResource):
         conditions: dict[str, str | int | float | bool] | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> ValidatedLicenseKey:
         """Send `POST /v1/license-keys/validate` and return the `ValidatedLicenseKey`.
 
         The body is a `LicenseKeyValidate`: pass it as `request=` or as keyword fields; optional
         fields left out are not sent. Needs a token with the `license_keys:write` scope.
-        `timeout` and `retry` override the client's settings for this call.
+        `timeout` (per network step), `retry` and `deadline` (the whole call) override the
+        client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -371,6 +384,7 @@ class AsyncLicenseKeys(AsyncResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
     @overload
@@ -384,6 +398,7 @@ class AsyncLicenseKeys(AsyncResource):
         meta: dict[str, str | int | float | bool] | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> LicenseKeyActivationRead: ...
     @overload
     async def activate(
@@ -392,6 +407,7 @@ class AsyncLicenseKeys(AsyncResource):
         request: LicenseKeyActivate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> LicenseKeyActivationRead: ...
     async def activate(
         self,
@@ -404,12 +420,14 @@ class AsyncLicenseKeys(AsyncResource):
         meta: dict[str, str | int | float | bool] | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> LicenseKeyActivationRead:
         """Send `POST /v1/license-keys/activate` and return the `LicenseKeyActivationRead`.
 
         The body is a `LicenseKeyActivate`: pass it as `request=` or as keyword fields; optional
         fields left out are not sent. Needs a token with the `license_keys:write` scope.
-        `timeout` and `retry` override the client's settings for this call.
+        `timeout` (per network step), `retry` and `deadline` (the whole call) override the
+        client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -434,6 +452,7 @@ class AsyncLicenseKeys(AsyncResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
     @overload
@@ -445,6 +464,7 @@ class AsyncLicenseKeys(AsyncResource):
         activation_id: str,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> None: ...
     @overload
     async def deactivate(
@@ -453,6 +473,7 @@ class AsyncLicenseKeys(AsyncResource):
         request: LicenseKeyDeactivate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> None: ...
     async def deactivate(
         self,
@@ -463,12 +484,14 @@ class AsyncLicenseKeys(AsyncResource):
         activation_id: str | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> None:
         """Send `POST /v1/license-keys/deactivate`; the answer has no body.
 
         The body is a `LicenseKeyDeactivate`: pass it as `request=` or as keyword fields;
         optional fields left out are not sent. Needs a token with the `license_keys:write`
-        scope. `timeout` and `retry` override the client's settings for this call.
+        scope. `timeout` (per network step), `retry` and `deadline` (the whole call) override
+        the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -486,6 +509,7 @@ class AsyncLicenseKeys(AsyncResource):
             {"key": key, "organization_id": organization_id, "activation_id": activation_id},
             timeout,
             retry,
+            deadline,
         )
 
 

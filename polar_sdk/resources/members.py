@@ -69,14 +69,15 @@ class AsyncMembers(AsyncResource):
         sorting: Sequence[MemberSortProperty | str] | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> AsyncPager[Member]:
         """List `Member` items a page at a time (`GET /v1/members/`).
 
         Await the result for the first page (`.items`, `.pagination`, `has_next_page()`, `await
         page.next_page()`), or `async for` over it for every item of every page. Query
         parameters left out (or None) are not sent; lists repeat the key. Needs a token with the
-        `members:read` or `members:write` scope. `timeout` and `retry` override the client's
-        settings for this call.
+        `members:read` or `members:write` scope. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -98,6 +99,7 @@ class AsyncMembers(AsyncResource):
             ),
             timeout,
             retry,
+            deadline,
         )
 
 

@@ -138,14 +138,15 @@ class AsyncMeters(AsyncResource):
         | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> AsyncPager[Meter]:
         """List `Meter` items a page at a time (`GET /v1/meters/`).
 
         Await the result for the first page (`.items`, `.pagination`, `has_next_page()`, `await
         page.next_page()`), or `async for` over it for every item of every page. Query
         parameters left out (or None) are not sent; lists repeat the key. Needs a token with the
-        `meters:read` or `meters:write` scope. `timeout` and `retry` override the client's
-        settings for this call.
+        `meters:read` or `meters:write` scope. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -168,6 +169,7 @@ class AsyncMeters(AsyncResource):
             ),
             timeout,
             retry,
+            deadline,
         )
 
     @overload
@@ -184,6 +186,7 @@ class AsyncMeters(AsyncResource):
         organization_id: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Meter: ...
     @overload
     async def create(
@@ -192,6 +195,7 @@ class AsyncMeters(AsyncResource):
         request: MeterCreate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Meter: ...
     async def create(
         self,
@@ -207,12 +211,14 @@ class AsyncMeters(AsyncResource):
         organization_id: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Meter:
         """Send `POST /v1/meters/` and return the `Meter`.
 
         The body is a `MeterCreate`: pass it as `request=` or as keyword fields; optional fields
-        left out are not sent. Needs a token with the `meters:write` scope. `timeout` and
-        `retry` override the client's settings for this call.
+        left out are not sent. Needs a token with the `meters:write` scope. `timeout` (per
+        network step), `retry` and `deadline` (the whole call) override the client's settings
+        for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -238,6 +244,7 @@ class AsyncMeters(AsyncResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
     async def get(
@@ -246,12 +253,13 @@ class AsyncMeters(AsyncResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Meter:
         """Send `GET /v1/meters/{id}` and return the `Meter`.
 
         Path parameters (`id`) are percent-encoded. Needs a token with the `meters:read` or
-        `meters:write` scope. `timeout` and `retry` override the client's settings for this
-        call.
+        `meters:write` scope. `timeout` (per network step), `retry` and `deadline` (the whole
+        call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -261,7 +269,7 @@ class AsyncMeters(AsyncResource):
 
         API reference: https://polar.sh/docs/api-reference/meters/get
         """
-        return await self._core.call(OP_GET, (id,), (), None, None, timeout, retry)
+        return await self._core.call(OP_GET, (id,), (), None, None, timeout, retry, deadline)
 
     @overload
     async def update(
@@ -278,6 +286,7 @@ class AsyncMeters(AsyncResource):
         is_archived: bool | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Meter: ...
     @overload
     async def update(
@@ -287,6 +296,7 @@ class AsyncMeters(AsyncResource):
         request: MeterUpdate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Meter: ...
     async def update(
         self,
@@ -303,13 +313,14 @@ class AsyncMeters(AsyncResource):
         is_archived: bool | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Meter:
         """Send `PATCH /v1/meters/{id}` and return the `Meter`.
 
         Path parameters (`id`) are percent-encoded. The body is a `MeterUpdate`: pass it as
         `request=` or as keyword fields; optional fields left out are not sent. Needs a token
-        with the `meters:write` scope. `timeout` and `retry` override the client's settings for
-        this call.
+        with the `meters:write` scope. `timeout` (per network step), `retry` and `deadline` (the
+        whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -336,6 +347,7 @@ class AsyncMeters(AsyncResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
     async def quantities(
@@ -956,12 +968,14 @@ class AsyncMeters(AsyncResource):
         | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> MeterQuantities:
         """Send `GET /v1/meters/{id}/quantities` and return the `MeterQuantities`.
 
         Path parameters (`id`) are percent-encoded. Query parameters left out (or None) are not
         sent; lists repeat the key. Needs a token with the `meters:read` or `meters:write`
-        scope. `timeout` and `retry` override the client's settings for this call.
+        scope. `timeout` (per network step), `retry` and `deadline` (the whole call) override
+        the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -988,6 +1002,7 @@ class AsyncMeters(AsyncResource):
             None,
             timeout,
             retry,
+            deadline,
         )
 
 

@@ -755,12 +755,13 @@ class AsyncMetrics(AsyncResource):
         metrics: Sequence[str] | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> MetricsResponse:
         """Send `GET /v1/metrics/` and return the `MetricsResponse`.
 
         Query parameters left out (or None) are not sent; lists repeat the key. Needs a token
-        with the `metrics:read` scope. `timeout` and `retry` override the client's settings for
-        this call.
+        with the `metrics:read` scope. `timeout` (per network step), `retry` and `deadline` (the
+        whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -787,6 +788,7 @@ class AsyncMetrics(AsyncResource):
             None,
             timeout,
             retry,
+            deadline,
         )
 
     async def export(
@@ -1408,12 +1410,13 @@ class AsyncMetrics(AsyncResource):
         metrics: Sequence[str] | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> str:
         """Send `GET /v1/metrics/export` and return the CSV text.
 
         Query parameters left out (or None) are not sent; lists repeat the key. Needs a token
-        with the `metrics:read` scope. `timeout` and `retry` override the client's settings for
-        this call.
+        with the `metrics:read` scope. `timeout` (per network step), `retry` and `deadline` (the
+        whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -1440,6 +1443,7 @@ class AsyncMetrics(AsyncResource):
             None,
             timeout,
             retry,
+            deadline,
         )
 
     async def limits(
@@ -1447,11 +1451,12 @@ class AsyncMetrics(AsyncResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> MetricsLimits:
         """Send `GET /v1/metrics/limits` and return the `MetricsLimits`.
 
-        Needs a token with the `metrics:read` scope. `timeout` and `retry` override the client's
-        settings for this call.
+        Needs a token with the `metrics:read` scope. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -1459,7 +1464,7 @@ class AsyncMetrics(AsyncResource):
 
         API reference: https://polar.sh/docs/api-reference/metrics/limits
         """
-        return await self._core.call(OP_LIMITS, (), (), None, None, timeout, retry)
+        return await self._core.call(OP_LIMITS, (), (), None, None, timeout, retry, deadline)
 
     async def list_dashboards(
         self,
@@ -1467,12 +1472,13 @@ class AsyncMetrics(AsyncResource):
         organization_id: str | Sequence[str] | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> builtins.list[MetricDashboardSchema]:
         """Send `GET /v1/metrics/dashboards` and return the `builtins.list[MetricDashboardSchema]`.
 
         Query parameters left out (or None) are not sent; lists repeat the key. Needs a token
-        with the `metrics:read` scope. `timeout` and `retry` override the client's settings for
-        this call.
+        with the `metrics:read` scope. `timeout` (per network step), `retry` and `deadline` (the
+        whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -1482,7 +1488,7 @@ class AsyncMetrics(AsyncResource):
         API reference: https://polar.sh/docs/api-reference/metrics/list-dashboards
         """
         return await self._core.call(
-            OP_LIST_DASHBOARDS, (), (organization_id,), None, None, timeout, retry
+            OP_LIST_DASHBOARDS, (), (organization_id,), None, None, timeout, retry, deadline
         )
 
     @overload
@@ -1494,6 +1500,7 @@ class AsyncMetrics(AsyncResource):
         organization_id: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> MetricDashboardSchema: ...
     @overload
     async def create_dashboard(
@@ -1502,6 +1509,7 @@ class AsyncMetrics(AsyncResource):
         request: MetricDashboardCreate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> MetricDashboardSchema: ...
     async def create_dashboard(
         self,
@@ -1512,12 +1520,14 @@ class AsyncMetrics(AsyncResource):
         organization_id: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> MetricDashboardSchema:
         """Send `POST /v1/metrics/dashboards` and return the `MetricDashboardSchema`.
 
         The body is a `MetricDashboardCreate`: pass it as `request=` or as keyword fields;
         optional fields left out are not sent. Needs a token with the `metrics:write` scope.
-        `timeout` and `retry` override the client's settings for this call.
+        `timeout` (per network step), `retry` and `deadline` (the whole call) override the
+        client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -1534,6 +1544,7 @@ class AsyncMetrics(AsyncResource):
             {"name": name, "metrics": metrics, "organization_id": organization_id},
             timeout,
             retry,
+            deadline,
         )
 
     async def get_dashboard(
@@ -1542,11 +1553,13 @@ class AsyncMetrics(AsyncResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> MetricDashboardSchema:
         """Send `GET /v1/metrics/dashboards/{id}` and return the `MetricDashboardSchema`.
 
         Path parameters (`id`) are percent-encoded. Needs a token with the `metrics:read` scope.
-        `timeout` and `retry` override the client's settings for this call.
+        `timeout` (per network step), `retry` and `deadline` (the whole call) override the
+        client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -1555,7 +1568,9 @@ class AsyncMetrics(AsyncResource):
 
         API reference: https://polar.sh/docs/api-reference/metrics/get-dashboard
         """
-        return await self._core.call(OP_GET_DASHBOARD, (id,), (), None, None, timeout, retry)
+        return await self._core.call(
+            OP_GET_DASHBOARD, (id,), (), None, None, timeout, retry, deadline
+        )
 
     @overload
     async def update_dashboard(
@@ -1566,6 +1581,7 @@ class AsyncMetrics(AsyncResource):
         metrics: builtins.list[str] | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> MetricDashboardSchema: ...
     @overload
     async def update_dashboard(
@@ -1575,6 +1591,7 @@ class AsyncMetrics(AsyncResource):
         request: MetricDashboardUpdate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> MetricDashboardSchema: ...
     async def update_dashboard(
         self,
@@ -1585,13 +1602,14 @@ class AsyncMetrics(AsyncResource):
         metrics: builtins.list[str] | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> MetricDashboardSchema:
         """Send `PATCH /v1/metrics/dashboards/{id}` and return the `MetricDashboardSchema`.
 
         Path parameters (`id`) are percent-encoded. The body is a `MetricDashboardUpdate`: pass
         it as `request=` or as keyword fields; optional fields left out are not sent. Needs a
-        token with the `metrics:write` scope. `timeout` and `retry` override the client's
-        settings for this call.
+        token with the `metrics:write` scope. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -1608,6 +1626,7 @@ class AsyncMetrics(AsyncResource):
             {"name": name, "metrics": metrics},
             timeout,
             retry,
+            deadline,
         )
 
     async def delete_dashboard(
@@ -1616,11 +1635,13 @@ class AsyncMetrics(AsyncResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> None:
         """Send `DELETE /v1/metrics/dashboards/{id}`; the answer has no body.
 
         Path parameters (`id`) are percent-encoded. Needs a token with the `metrics:write`
-        scope. `timeout` and `retry` override the client's settings for this call.
+        scope. `timeout` (per network step), `retry` and `deadline` (the whole call) override
+        the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -1629,7 +1650,9 @@ class AsyncMetrics(AsyncResource):
 
         API reference: https://polar.sh/docs/api-reference/metrics/delete-dashboard
         """
-        return await self._core.call(OP_DELETE_DASHBOARD, (id,), (), None, None, timeout, retry)
+        return await self._core.call(
+            OP_DELETE_DASHBOARD, (id,), (), None, None, timeout, retry, deadline
+        )
 
 
 class AsyncMetricsWithRawResponse:

@@ -142,11 +142,12 @@ class AsyncOauth2(AsyncResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> ResponseOauth2Authorize:
         """Send `GET /v1/oauth2/authorize` and return the `ResponseOauth2Authorize`.
 
-        Needs an organization or personal access token. `timeout` and `retry` override the
-        client's settings for this call.
+        Needs an organization or personal access token. `timeout` (per network step), `retry`
+        and `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -154,7 +155,7 @@ class AsyncOauth2(AsyncResource):
 
         API reference: https://polar.sh/docs/api-reference/oauth2/authorize
         """
-        return await self._core.call(OP_AUTHORIZE, (), (), None, None, timeout, retry)
+        return await self._core.call(OP_AUTHORIZE, (), (), None, None, timeout, retry, deadline)
 
     @overload
     async def request_token(
@@ -167,6 +168,7 @@ class AsyncOauth2(AsyncResource):
         redirect_uri: str,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> TokenResponse: ...
     @overload
     async def request_token(
@@ -178,6 +180,7 @@ class AsyncOauth2(AsyncResource):
         refresh_token: str,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> TokenResponse: ...
     @overload
     async def request_token(
@@ -192,6 +195,7 @@ class AsyncOauth2(AsyncResource):
         scope: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> TokenResponse: ...
     @overload
     async def request_token(
@@ -200,6 +204,7 @@ class AsyncOauth2(AsyncResource):
         request: AuthorizationCodeTokenRequest | RefreshTokenRequest | WebTokenRequest,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> TokenResponse: ...
     async def request_token(
         self,
@@ -223,6 +228,7 @@ class AsyncOauth2(AsyncResource):
         scope: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> TokenResponse:
         """Send `POST /v1/oauth2/token` and return the `TokenResponse`.
 
@@ -230,7 +236,8 @@ class AsyncOauth2(AsyncResource):
         `WebTokenRequest`: pass it as `request=`, or as keyword fields, from which the shape is
         chosen (fields that fit no single shape are refused before sending). It is sent
         form-encoded. Public: sends no access token (works on a client built without one).
-        `timeout` and `retry` override the client's settings for this call.
+        `timeout` (per network step), `retry` and `deadline` (the whole call) override the
+        client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -257,6 +264,7 @@ class AsyncOauth2(AsyncResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
     @overload
@@ -272,6 +280,7 @@ class AsyncOauth2(AsyncResource):
         | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> RevokeTokenResponse: ...
     @overload
     async def revoke_token(
@@ -280,6 +289,7 @@ class AsyncOauth2(AsyncResource):
         request: RevokeTokenRequest,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> RevokeTokenResponse: ...
     async def revoke_token(
         self,
@@ -294,13 +304,14 @@ class AsyncOauth2(AsyncResource):
         client_secret: str | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> RevokeTokenResponse:
         """Send `POST /v1/oauth2/revoke` and return the `RevokeTokenResponse`.
 
         The body is a `RevokeTokenRequest`: pass it as `request=` or as keyword fields; optional
         fields left out are not sent. It is sent form-encoded. Public: sends no access token
-        (works on a client built without one). `timeout` and `retry` override the client's
-        settings for this call.
+        (works on a client built without one). `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -321,6 +332,7 @@ class AsyncOauth2(AsyncResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
     @overload
@@ -336,6 +348,7 @@ class AsyncOauth2(AsyncResource):
         | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> IntrospectTokenResponse: ...
     @overload
     async def introspect_token(
@@ -344,6 +357,7 @@ class AsyncOauth2(AsyncResource):
         request: IntrospectTokenRequest,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> IntrospectTokenResponse: ...
     async def introspect_token(
         self,
@@ -358,13 +372,14 @@ class AsyncOauth2(AsyncResource):
         client_secret: str | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> IntrospectTokenResponse:
         """Send `POST /v1/oauth2/introspect` and return the `IntrospectTokenResponse`.
 
         The body is a `IntrospectTokenRequest`: pass it as `request=` or as keyword fields;
         optional fields left out are not sent. It is sent form-encoded. Public: sends no access
-        token (works on a client built without one). `timeout` and `retry` override the client's
-        settings for this call.
+        token (works on a client built without one). `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -385,6 +400,7 @@ class AsyncOauth2(AsyncResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
     async def userinfo(
@@ -392,11 +408,12 @@ class AsyncOauth2(AsyncResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> ResponseOauth2Userinfo:
         """Send `GET /v1/oauth2/userinfo` and return the `ResponseOauth2Userinfo`.
 
-        Needs an organization or personal access token. `timeout` and `retry` override the
-        client's settings for this call.
+        Needs an organization or personal access token. `timeout` (per network step), `retry`
+        and `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -404,7 +421,7 @@ class AsyncOauth2(AsyncResource):
 
         API reference: https://polar.sh/docs/api-reference/oauth2/userinfo
         """
-        return await self._core.call(OP_USERINFO, (), (), None, None, timeout, retry)
+        return await self._core.call(OP_USERINFO, (), (), None, None, timeout, retry, deadline)
 
 
 class AsyncOauth2WithRawResponse:
@@ -451,6 +468,7 @@ class AsyncOauth2Clients(AsyncResource):
         default_sub_type: SubType | str | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> OAuth2ClientRegistration: ...
     @overload
     async def create_client(
@@ -459,6 +477,7 @@ class AsyncOauth2Clients(AsyncResource):
         request: OAuth2ClientConfiguration,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> OAuth2ClientRegistration: ...
     async def create_client(
         self,
@@ -480,13 +499,14 @@ class AsyncOauth2Clients(AsyncResource):
         default_sub_type: SubType | str | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> OAuth2ClientRegistration:
         """Send `POST /v1/oauth2/register` and return the `OAuth2ClientRegistration`.
 
         The body is a `OAuth2ClientConfiguration`: pass it as `request=` or as keyword fields;
         optional fields left out are not sent. Sends the client's token when it has one, and
-        also works on a client built without one. `timeout` and `retry` override the client's
-        settings for this call.
+        also works on a client built without one. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -515,6 +535,7 @@ class AsyncOauth2Clients(AsyncResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
     async def get_client(
@@ -523,11 +544,13 @@ class AsyncOauth2Clients(AsyncResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> OAuth2ClientRegistration:
         """Send `GET /v1/oauth2/register/{client_id}` and return the `OAuth2ClientRegistration`.
 
         Path parameters (`client_id`) are percent-encoded. Needs an organization or personal
-        access token. `timeout` and `retry` override the client's settings for this call.
+        access token. `timeout` (per network step), `retry` and `deadline` (the whole call)
+        override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -537,7 +560,7 @@ class AsyncOauth2Clients(AsyncResource):
         API reference: https://polar.sh/docs/api-reference/oauth2/clients/get-client
         """
         return await self._core.call(
-            OP_CLIENTS_GET_CLIENT, (client_id,), (), None, None, timeout, retry
+            OP_CLIENTS_GET_CLIENT, (client_id,), (), None, None, timeout, retry, deadline
         )
 
     @overload
@@ -563,6 +586,7 @@ class AsyncOauth2Clients(AsyncResource):
         default_sub_type: SubType | str | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> OAuth2ClientRegistration: ...
     @overload
     async def update_client(
@@ -573,6 +597,7 @@ class AsyncOauth2Clients(AsyncResource):
         request: OAuth2ClientConfigurationUpdate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> OAuth2ClientRegistration: ...
     async def update_client(
         self,
@@ -597,6 +622,7 @@ class AsyncOauth2Clients(AsyncResource):
         client_id: str | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> OAuth2ClientRegistration:
         """Send `PUT /v1/oauth2/register/{client_id}` and return the `OAuth2ClientRegistration`.
 
@@ -604,7 +630,8 @@ class AsyncOauth2Clients(AsyncResource):
         body has fields of the same names, which are keywords. The body is a
         `OAuth2ClientConfigurationUpdate`: pass it as `request=` or as keyword fields; optional
         fields left out are not sent. Needs an organization or personal access token. `timeout`
-        and `retry` override the client's settings for this call.
+        (per network step), `retry` and `deadline` (the whole call) override the client's
+        settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -634,6 +661,7 @@ class AsyncOauth2Clients(AsyncResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
     async def delete_client(
@@ -642,11 +670,13 @@ class AsyncOauth2Clients(AsyncResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> None:
         """Send `DELETE /v1/oauth2/register/{client_id}`; the answer has no body.
 
         Path parameters (`client_id`) are percent-encoded. Needs an organization or personal
-        access token. `timeout` and `retry` override the client's settings for this call.
+        access token. `timeout` (per network step), `retry` and `deadline` (the whole call)
+        override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -656,7 +686,7 @@ class AsyncOauth2Clients(AsyncResource):
         API reference: https://polar.sh/docs/api-reference/oauth2/clients/delete-client
         """
         return await self._core.call(
-            OP_CLIENTS_DELETE_CLIENT, (client_id,), (), None, None, timeout, retry
+            OP_CLIENTS_DELETE_CLIENT, (client_id,), (), None, None, timeout, retry, deadline
         )
 
 

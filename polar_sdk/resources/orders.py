@@ -187,13 +187,15 @@ class AsyncOrders(AsyncResource):
         | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> AsyncPager[Order]:
         """List `Order` items a page at a time (`GET /v1/orders/`).
 
         Await the result for the first page (`.items`, `.pagination`, `has_next_page()`, `await
         page.next_page()`), or `async for` over it for every item of every page. Query
         parameters left out (or None) are not sent; lists repeat the key. Needs a token with the
-        `orders:read` scope. `timeout` and `retry` override the client's settings for this call.
+        `orders:read` scope. `timeout` (per network step), `retry` and `deadline` (the whole
+        call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -224,6 +226,7 @@ class AsyncOrders(AsyncResource):
             ),
             timeout,
             retry,
+            deadline,
         )
 
     @overload
@@ -240,6 +243,7 @@ class AsyncOrders(AsyncResource):
         description: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Order: ...
     @overload
     async def create(
@@ -248,6 +252,7 @@ class AsyncOrders(AsyncResource):
         request: OrderCreate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Order: ...
     async def create(
         self,
@@ -263,12 +268,14 @@ class AsyncOrders(AsyncResource):
         description: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Order:
         """Send `POST /v1/orders/` and return the `Order`.
 
         The body is a `OrderCreate`: pass it as `request=` or as keyword fields; optional fields
-        left out are not sent. Needs a token with the `orders:write` scope. `timeout` and
-        `retry` override the client's settings for this call.
+        left out are not sent. Needs a token with the `orders:write` scope. `timeout` (per
+        network step), `retry` and `deadline` (the whole call) override the client's settings
+        for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -294,6 +301,7 @@ class AsyncOrders(AsyncResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
     async def export(
@@ -312,12 +320,13 @@ class AsyncOrders(AsyncResource):
         | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> str:
         """Send `GET /v1/orders/export` and return the CSV text.
 
         Query parameters left out (or None) are not sent; lists repeat the key. Needs a token
-        with the `orders:read` scope. `timeout` and `retry` override the client's settings for
-        this call.
+        with the `orders:read` scope. `timeout` (per network step), `retry` and `deadline` (the
+        whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -342,6 +351,7 @@ class AsyncOrders(AsyncResource):
             None,
             timeout,
             retry,
+            deadline,
         )
 
     async def get(
@@ -350,11 +360,13 @@ class AsyncOrders(AsyncResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Order:
         """Send `GET /v1/orders/{id}` and return the `Order`.
 
         Path parameters (`id`) are percent-encoded. Needs a token with the `orders:read` scope.
-        `timeout` and `retry` override the client's settings for this call.
+        `timeout` (per network step), `retry` and `deadline` (the whole call) override the
+        client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -364,7 +376,7 @@ class AsyncOrders(AsyncResource):
 
         API reference: https://polar.sh/docs/api-reference/orders/get
         """
-        return await self._core.call(OP_GET, (id,), (), None, None, timeout, retry)
+        return await self._core.call(OP_GET, (id,), (), None, None, timeout, retry, deadline)
 
     @overload
     async def update(
@@ -375,6 +387,7 @@ class AsyncOrders(AsyncResource):
         billing_address: AddressInput | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Order: ...
     @overload
     async def update(
@@ -384,6 +397,7 @@ class AsyncOrders(AsyncResource):
         request: OrderUpdate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Order: ...
     async def update(
         self,
@@ -394,13 +408,14 @@ class AsyncOrders(AsyncResource):
         billing_address: AddressInput | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Order:
         """Send `PATCH /v1/orders/{id}` and return the `Order`.
 
         Path parameters (`id`) are percent-encoded. The body is a `OrderUpdate`: pass it as
         `request=` or as keyword fields; optional fields left out are not sent. Needs a token
-        with the `orders:write` scope. `timeout` and `retry` override the client's settings for
-        this call.
+        with the `orders:write` scope. `timeout` (per network step), `retry` and `deadline` (the
+        whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -418,6 +433,7 @@ class AsyncOrders(AsyncResource):
             {"billing_name": billing_name, "billing_address": billing_address},
             timeout,
             retry,
+            deadline,
         )
 
     @overload
@@ -428,6 +444,7 @@ class AsyncOrders(AsyncResource):
         payment_method_id: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Order: ...
     @overload
     async def finalize(
@@ -437,6 +454,7 @@ class AsyncOrders(AsyncResource):
         request: OrderFinalize,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Order: ...
     async def finalize(
         self,
@@ -446,13 +464,14 @@ class AsyncOrders(AsyncResource):
         payment_method_id: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Order:
         """Send `POST /v1/orders/{id}/finalize` and return the `Order`.
 
         Path parameters (`id`) are percent-encoded. The body is a `OrderFinalize`: pass it as
         `request=` or as keyword fields; optional fields left out are not sent. Needs a token
-        with the `orders:write` scope. `timeout` and `retry` override the client's settings for
-        this call.
+        with the `orders:write` scope. `timeout` (per network step), `retry` and `deadline` (the
+        whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -473,6 +492,7 @@ class AsyncOrders(AsyncResource):
             {"payment_method_id": payment_method_id},
             timeout,
             retry,
+            deadline,
         )
 
     async def generate_invoice(
@@ -481,11 +501,13 @@ class AsyncOrders(AsyncResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> None:
         """Send `POST /v1/orders/{id}/invoice`; the answer has no body.
 
         Path parameters (`id`) are percent-encoded. Needs a token with the `orders:read` scope.
-        `timeout` and `retry` override the client's settings for this call.
+        `timeout` (per network step), `retry` and `deadline` (the whole call) override the
+        client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -496,7 +518,9 @@ class AsyncOrders(AsyncResource):
 
         API reference: https://polar.sh/docs/api-reference/orders/generate-invoice
         """
-        return await self._core.call(OP_GENERATE_INVOICE, (id,), (), None, None, timeout, retry)
+        return await self._core.call(
+            OP_GENERATE_INVOICE, (id,), (), None, None, timeout, retry, deadline
+        )
 
     async def invoice(
         self,
@@ -504,11 +528,13 @@ class AsyncOrders(AsyncResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> OrderInvoice:
         """Send `GET /v1/orders/{id}/invoice` and return the `OrderInvoice`.
 
         Path parameters (`id`) are percent-encoded. Needs a token with the `orders:read` scope.
-        `timeout` and `retry` override the client's settings for this call.
+        `timeout` (per network step), `retry` and `deadline` (the whole call) override the
+        client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -518,7 +544,7 @@ class AsyncOrders(AsyncResource):
 
         API reference: https://polar.sh/docs/api-reference/orders/invoice
         """
-        return await self._core.call(OP_INVOICE, (id,), (), None, None, timeout, retry)
+        return await self._core.call(OP_INVOICE, (id,), (), None, None, timeout, retry, deadline)
 
     async def receipt(
         self,
@@ -526,12 +552,14 @@ class AsyncOrders(AsyncResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> OrderReceipt | None:
         """Send `GET /v1/orders/{id}/receipt` and return the `OrderReceipt | None`.
 
         Returns None when the server answers 202 (accepted, not ready yet). Path parameters
-        (`id`) are percent-encoded. Needs a token with the `orders:read` scope. `timeout` and
-        `retry` override the client's settings for this call.
+        (`id`) are percent-encoded. Needs a token with the `orders:read` scope. `timeout` (per
+        network step), `retry` and `deadline` (the whole call) override the client's settings
+        for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -541,7 +569,7 @@ class AsyncOrders(AsyncResource):
 
         API reference: https://polar.sh/docs/api-reference/orders/receipt
         """
-        return await self._core.call(OP_RECEIPT, (id,), (), None, None, timeout, retry)
+        return await self._core.call(OP_RECEIPT, (id,), (), None, None, timeout, retry, deadline)
 
 
 class AsyncOrdersWithRawResponse:

@@ -111,14 +111,15 @@ class AsyncOrganizations(AsyncResource):
         sorting: Sequence[OrganizationSortProperty | str] | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> AsyncPager[Organization]:
         """List `Organization` items a page at a time (`GET /v1/organizations/`).
 
         Await the result for the first page (`.items`, `.pagination`, `has_next_page()`, `await
         page.next_page()`), or `async for` over it for every item of every page. Query
         parameters left out (or None) are not sent; lists repeat the key. Needs a token with the
-        `organizations:read` or `organizations:write` scope. `timeout` and `retry` override the
-        client's settings for this call.
+        `organizations:read` or `organizations:write` scope. `timeout` (per network step),
+        `retry` and `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -138,6 +139,7 @@ class AsyncOrganizations(AsyncResource):
             ),
             timeout,
             retry,
+            deadline,
         )
 
     @overload
@@ -161,6 +163,7 @@ class AsyncOrganizations(AsyncResource):
         default_tax_behavior: TaxBehaviorOption | str | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Organization: ...
     @overload
     async def create(
@@ -169,6 +172,7 @@ class AsyncOrganizations(AsyncResource):
         request: OrganizationCreate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Organization: ...
     async def create(
         self,
@@ -191,12 +195,14 @@ class AsyncOrganizations(AsyncResource):
         default_tax_behavior: TaxBehaviorOption | str | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Organization:
         """Send `POST /v1/organizations/` and return the `Organization`.
 
         The body is a `OrganizationCreate`: pass it as `request=` or as keyword fields; optional
         fields left out are not sent. Needs a token with the `organizations:write` scope.
-        `timeout` and `retry` override the client's settings for this call.
+        `timeout` (per network step), `retry` and `deadline` (the whole call) override the
+        client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -230,6 +236,7 @@ class AsyncOrganizations(AsyncResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
     async def get(
@@ -238,12 +245,13 @@ class AsyncOrganizations(AsyncResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Organization:
         """Send `GET /v1/organizations/{id}` and return the `Organization`.
 
         Path parameters (`id`) are percent-encoded. Needs a token with the `organizations:read`
-        or `organizations:write` scope. `timeout` and `retry` override the client's settings for
-        this call.
+        or `organizations:write` scope. `timeout` (per network step), `retry` and `deadline`
+        (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -253,7 +261,7 @@ class AsyncOrganizations(AsyncResource):
 
         API reference: https://polar.sh/docs/api-reference/organizations/get
         """
-        return await self._core.call(OP_GET, (id,), (), None, None, timeout, retry)
+        return await self._core.call(OP_GET, (id,), (), None, None, timeout, retry, deadline)
 
     @overload
     async def update(
@@ -278,6 +286,7 @@ class AsyncOrganizations(AsyncResource):
         sso_enforced: bool | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Organization: ...
     @overload
     async def update(
@@ -287,6 +296,7 @@ class AsyncOrganizations(AsyncResource):
         request: OrganizationUpdate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Organization: ...
     async def update(
         self,
@@ -311,13 +321,14 @@ class AsyncOrganizations(AsyncResource):
         sso_enforced: bool | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Organization:
         """Send `PATCH /v1/organizations/{id}` and return the `Organization`.
 
         Path parameters (`id`) are percent-encoded. The body is a `OrganizationUpdate`: pass it
         as `request=` or as keyword fields; optional fields left out are not sent. Needs a token
-        with the `organizations:write` scope. `timeout` and `retry` override the client's
-        settings for this call.
+        with the `organizations:write` scope. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -354,6 +365,7 @@ class AsyncOrganizations(AsyncResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
 

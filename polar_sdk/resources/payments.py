@@ -83,14 +83,15 @@ class AsyncPayments(AsyncResource):
         sorting: Sequence[PaymentSortProperty | str] | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> AsyncPager[Payment]:
         """List `Payment` items a page at a time (`GET /v1/payments/`).
 
         Await the result for the first page (`.items`, `.pagination`, `has_next_page()`, `await
         page.next_page()`), or `async for` over it for every item of every page. Query
         parameters left out (or None) are not sent; lists repeat the key. Needs a token with the
-        `payments:read` scope. `timeout` and `retry` override the client's settings for this
-        call.
+        `payments:read` scope. `timeout` (per network step), `retry` and `deadline` (the whole
+        call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -116,6 +117,7 @@ class AsyncPayments(AsyncResource):
             ),
             timeout,
             retry,
+            deadline,
         )
 
     async def get(
@@ -124,11 +126,13 @@ class AsyncPayments(AsyncResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Payment:
         """Send `GET /v1/payments/{id}` and return the `Payment`.
 
         Path parameters (`id`) are percent-encoded. Needs a token with the `payments:read`
-        scope. `timeout` and `retry` override the client's settings for this call.
+        scope. `timeout` (per network step), `retry` and `deadline` (the whole call) override
+        the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -138,7 +142,7 @@ class AsyncPayments(AsyncResource):
 
         API reference: https://polar.sh/docs/api-reference/payments/get
         """
-        return await self._core.call(OP_GET, (id,), (), None, None, timeout, retry)
+        return await self._core.call(OP_GET, (id,), (), None, None, timeout, retry, deadline)
 
 
 class AsyncPaymentsWithRawResponse:

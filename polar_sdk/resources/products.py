@@ -136,14 +136,15 @@ class AsyncProducts(AsyncResource):
         | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> AsyncPager[Product]:
         """List `Product` items a page at a time (`GET /v1/products/`).
 
         Await the result for the first page (`.items`, `.pagination`, `has_next_page()`, `await
         page.next_page()`), or `async for` over it for every item of every page. Query
         parameters left out (or None) are not sent; lists repeat the key. Needs a token with the
-        `products:read` or `products:write` scope. `timeout` and `retry` override the client's
-        settings for this call.
+        `products:read` or `products:write` scope. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -170,6 +171,7 @@ class AsyncProducts(AsyncResource):
             ),
             timeout,
             retry,
+            deadline,
         )
 
     @overload
@@ -192,6 +194,7 @@ class AsyncProducts(AsyncResource):
         meter_interval_count: int | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Product: ...
     @overload
     async def create(
@@ -209,6 +212,7 @@ class AsyncProducts(AsyncResource):
         recurring_interval_count: NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Product: ...
     @overload
     async def create(
@@ -217,6 +221,7 @@ class AsyncProducts(AsyncResource):
         request: ProductCreateRecurring | ProductCreateOneTime,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Product: ...
     async def create(
         self,
@@ -238,13 +243,15 @@ class AsyncProducts(AsyncResource):
         meter_interval_count: int | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Product:
         """Send `POST /v1/products/` and return the `Product`.
 
         The body is one of `ProductCreateRecurring`, `ProductCreateOneTime`: pass it as
         `request=`, or as keyword fields, from which the shape is chosen (fields that fit no
         single shape are refused before sending). Needs a token with the `products:write` scope.
-        `timeout` and `retry` override the client's settings for this call.
+        `timeout` (per network step), `retry` and `deadline` (the whole call) override the
+        client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -276,6 +283,7 @@ class AsyncProducts(AsyncResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
     async def get(
@@ -284,12 +292,13 @@ class AsyncProducts(AsyncResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Product:
         """Send `GET /v1/products/{id}` and return the `Product`.
 
         Path parameters (`id`) are percent-encoded. Needs a token with the `products:read` or
-        `products:write` scope. `timeout` and `retry` override the client's settings for this
-        call.
+        `products:write` scope. `timeout` (per network step), `retry` and `deadline` (the whole
+        call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -299,7 +308,7 @@ class AsyncProducts(AsyncResource):
 
         API reference: https://polar.sh/docs/api-reference/products/get
         """
-        return await self._core.call(OP_GET, (id,), (), None, None, timeout, retry)
+        return await self._core.call(OP_GET, (id,), (), None, None, timeout, retry, deadline)
 
     @overload
     async def update(
@@ -322,6 +331,7 @@ class AsyncProducts(AsyncResource):
         | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Product: ...
     @overload
     async def update(
@@ -331,6 +341,7 @@ class AsyncProducts(AsyncResource):
         request: ProductUpdate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Product: ...
     async def update(
         self,
@@ -353,13 +364,14 @@ class AsyncProducts(AsyncResource):
         | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Product:
         """Send `PATCH /v1/products/{id}` and return the `Product`.
 
         Path parameters (`id`) are percent-encoded. The body is a `ProductUpdate`: pass it as
         `request=` or as keyword fields; optional fields left out are not sent. Needs a token
-        with the `products:write` scope. `timeout` and `retry` override the client's settings
-        for this call.
+        with the `products:write` scope. `timeout` (per network step), `retry` and `deadline`
+        (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -391,6 +403,7 @@ class AsyncProducts(AsyncResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
     @overload
@@ -401,6 +414,7 @@ class AsyncProducts(AsyncResource):
         benefits: builtins.list[str],
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Product: ...
     @overload
     async def update_benefits(
@@ -410,6 +424,7 @@ class AsyncProducts(AsyncResource):
         request: ProductBenefitsUpdate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Product: ...
     async def update_benefits(
         self,
@@ -419,13 +434,14 @@ class AsyncProducts(AsyncResource):
         benefits: builtins.list[str] | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Product:
         """Send `POST /v1/products/{id}/benefits` and return the `Product`.
 
         Path parameters (`id`) are percent-encoded. The body is a `ProductBenefitsUpdate`: pass
         it as `request=` or as keyword fields; optional fields left out are not sent. Needs a
-        token with the `products:write` scope. `timeout` and `retry` override the client's
-        settings for this call.
+        token with the `products:write` scope. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -437,7 +453,7 @@ class AsyncProducts(AsyncResource):
         API reference: https://polar.sh/docs/api-reference/products/update-benefits
         """
         return await self._core.call(
-            OP_UPDATE_BENEFITS, (id,), (), request, {"benefits": benefits}, timeout, retry
+            OP_UPDATE_BENEFITS, (id,), (), request, {"benefits": benefits}, timeout, retry, deadline
         )
 
 

@@ -87,14 +87,15 @@ class AsyncRefunds(AsyncResource):
         sorting: Sequence[RefundSortProperty | str] | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> AsyncPager[Refund]:
         """List `Refund` items a page at a time (`GET /v1/refunds/`).
 
         Await the result for the first page (`.items`, `.pagination`, `has_next_page()`, `await
         page.next_page()`), or `async for` over it for every item of every page. Query
         parameters left out (or None) are not sent; lists repeat the key. Needs a token with the
-        `refunds:read` or `refunds:write` scope. `timeout` and `retry` override the client's
-        settings for this call.
+        `refunds:read` or `refunds:write` scope. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -120,6 +121,7 @@ class AsyncRefunds(AsyncResource):
             ),
             timeout,
             retry,
+            deadline,
         )
 
     @overload
@@ -142,6 +144,7 @@ class AsyncRefunds(AsyncResource):
         revoke_benefits: bool | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Refund: ...
     @overload
     async def create(
@@ -150,6 +153,7 @@ class AsyncRefunds(AsyncResource):
         request: RefundCreate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Refund: ...
     async def create(
         self,
@@ -172,12 +176,14 @@ class AsyncRefunds(AsyncResource):
         revoke_benefits: bool | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Refund:
         """Send `POST /v1/refunds/` and return the `Refund`.
 
         The body is a `RefundCreate`: pass it as `request=` or as keyword fields; optional
         fields left out are not sent. Needs a token with the `refunds:write` scope. `timeout`
-        and `retry` override the client's settings for this call.
+        (per network step), `retry` and `deadline` (the whole call) override the client's
+        settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -202,6 +208,7 @@ class AsyncRefunds(AsyncResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
 

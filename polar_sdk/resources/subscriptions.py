@@ -180,14 +180,15 @@ class AsyncSubscriptions(AsyncResource):
         | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> AsyncPager[Subscription]:
         """List `Subscription` items a page at a time (`GET /v1/subscriptions/`).
 
         Await the result for the first page (`.items`, `.pagination`, `has_next_page()`, `await
         page.next_page()`), or `async for` over it for every item of every page. Query
         parameters left out (or None) are not sent; lists repeat the key. Needs a token with the
-        `subscriptions:read` or `subscriptions:write` scope. `timeout` and `retry` override the
-        client's settings for this call.
+        `subscriptions:read` or `subscriptions:write` scope. `timeout` (per network step),
+        `retry` and `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -220,6 +221,7 @@ class AsyncSubscriptions(AsyncResource):
             ),
             timeout,
             retry,
+            deadline,
         )
 
     @overload
@@ -231,6 +233,7 @@ class AsyncSubscriptions(AsyncResource):
         metadata: dict[str, str | int | float | bool] | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Subscription: ...
     @overload
     async def create(
@@ -241,6 +244,7 @@ class AsyncSubscriptions(AsyncResource):
         metadata: dict[str, str | int | float | bool] | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Subscription: ...
     @overload
     async def create(
@@ -249,6 +253,7 @@ class AsyncSubscriptions(AsyncResource):
         request: SubscriptionCreateCustomer | SubscriptionCreateExternalCustomer,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Subscription: ...
     async def create(
         self,
@@ -260,14 +265,15 @@ class AsyncSubscriptions(AsyncResource):
         external_customer_id: str | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Subscription:
         """Send `POST /v1/subscriptions/` and return the `Subscription`.
 
         The body is one of `SubscriptionCreateCustomer`, `SubscriptionCreateExternalCustomer`:
         pass it as `request=`, or as keyword fields, from which the shape is chosen (fields that
         fit no single shape are refused before sending). Needs a token with the
-        `subscriptions:write` scope. `timeout` and `retry` override the client's settings for
-        this call.
+        `subscriptions:write` scope. `timeout` (per network step), `retry` and `deadline` (the
+        whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -289,6 +295,7 @@ class AsyncSubscriptions(AsyncResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
     async def export(
@@ -312,12 +319,14 @@ class AsyncSubscriptions(AsyncResource):
         | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> str:
         """Send `GET /v1/subscriptions/export` and return the CSV text.
 
         Query parameters left out (or None) are not sent; lists repeat the key. Needs a token
-        with the `subscriptions:read` or `subscriptions:write` scope. `timeout` and `retry`
-        override the client's settings for this call.
+        with the `subscriptions:read` or `subscriptions:write` scope. `timeout` (per network
+        step), `retry` and `deadline` (the whole call) override the client's settings for this
+        call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -343,6 +352,7 @@ class AsyncSubscriptions(AsyncResource):
             None,
             timeout,
             retry,
+            deadline,
         )
 
     async def get(
@@ -351,12 +361,13 @@ class AsyncSubscriptions(AsyncResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Subscription:
         """Send `GET /v1/subscriptions/{id}` and return the `Subscription`.
 
         Path parameters (`id`) are percent-encoded. Needs a token with the `subscriptions:read`
-        or `subscriptions:write` scope. `timeout` and `retry` override the client's settings for
-        this call.
+        or `subscriptions:write` scope. `timeout` (per network step), `retry` and `deadline`
+        (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -366,7 +377,7 @@ class AsyncSubscriptions(AsyncResource):
 
         API reference: https://polar.sh/docs/api-reference/subscriptions/get
         """
-        return await self._core.call(OP_GET, (id,), (), None, None, timeout, retry)
+        return await self._core.call(OP_GET, (id,), (), None, None, timeout, retry, deadline)
 
     @overload
     async def update(
@@ -380,6 +391,7 @@ class AsyncSubscriptions(AsyncResource):
         trial_end: datetime | Literal["now"] | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Subscription: ...
     @overload
     async def update(
@@ -390,6 +402,7 @@ class AsyncSubscriptions(AsyncResource):
         proration_behavior: SubscriptionProrationBehavior | str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Subscription: ...
     @overload
     async def update(
@@ -399,6 +412,7 @@ class AsyncSubscriptions(AsyncResource):
         current_billing_period_end: datetime,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Subscription: ...
     @overload
     async def update(
@@ -413,6 +427,7 @@ class AsyncSubscriptions(AsyncResource):
         customer_cancellation_comment: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Subscription: ...
     @overload
     async def update(
@@ -427,6 +442,7 @@ class AsyncSubscriptions(AsyncResource):
         revoke: Literal[True] | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Subscription: ...
     @overload
     async def update(
@@ -437,6 +453,7 @@ class AsyncSubscriptions(AsyncResource):
         resumes_at: datetime | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Subscription: ...
     @overload
     async def update(
@@ -446,6 +463,7 @@ class AsyncSubscriptions(AsyncResource):
         resume: Literal[True] | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Subscription: ...
     @overload
     async def update(
@@ -455,6 +473,7 @@ class AsyncSubscriptions(AsyncResource):
         pending_update: None,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Subscription: ...
     @overload
     async def update(
@@ -471,6 +490,7 @@ class AsyncSubscriptions(AsyncResource):
         | SubscriptionUpdateClear,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Subscription: ...
     async def update(
         self,
@@ -505,6 +525,7 @@ class AsyncSubscriptions(AsyncResource):
         pending_update: NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Subscription:
         """Send `PATCH /v1/subscriptions/{id}` and return the `Subscription`.
 
@@ -513,8 +534,8 @@ class AsyncSubscriptions(AsyncResource):
         `SubscriptionRevoke`, `SubscriptionPause`, `SubscriptionResume`,
         `SubscriptionUpdateClear`: pass it as `request=`, or as keyword fields, from which the
         shape is chosen (fields that fit no single shape are refused before sending). Needs a
-        token with the `subscriptions:write` scope. `timeout` and `retry` override the client's
-        settings for this call.
+        token with the `subscriptions:write` scope. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -551,6 +572,7 @@ class AsyncSubscriptions(AsyncResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
     async def revoke(
@@ -559,11 +581,13 @@ class AsyncSubscriptions(AsyncResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Subscription:
         """Send `DELETE /v1/subscriptions/{id}` and return the `Subscription`.
 
         Path parameters (`id`) are percent-encoded. Needs a token with the `subscriptions:write`
-        scope. `timeout` and `retry` override the client's settings for this call.
+        scope. `timeout` (per network step), `retry` and `deadline` (the whole call) override
+        the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -575,7 +599,7 @@ class AsyncSubscriptions(AsyncResource):
 
         API reference: https://polar.sh/docs/api-reference/subscriptions/revoke
         """
-        return await self._core.call(OP_REVOKE, (id,), (), None, None, timeout, retry)
+        return await self._core.call(OP_REVOKE, (id,), (), None, None, timeout, retry, deadline)
 
 
 class AsyncSubscriptionsWithRawResponse:

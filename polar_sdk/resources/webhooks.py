@@ -151,14 +151,15 @@ class AsyncWebhooks(AsyncResource):
         limit: int | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> AsyncPager[WebhookEndpoint]:
         """List `WebhookEndpoint` items a page at a time (`GET /v1/webhooks/endpoints`).
 
         Await the result for the first page (`.items`, `.pagination`, `has_next_page()`, `await
         page.next_page()`), or `async for` over it for every item of every page. Query
         parameters left out (or None) are not sent; lists repeat the key. Needs a token with the
-        `webhooks:read` or `webhooks:write` scope. `timeout` and `retry` override the client's
-        settings for this call.
+        `webhooks:read` or `webhooks:write` scope. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -177,6 +178,7 @@ class AsyncWebhooks(AsyncResource):
             ),
             timeout,
             retry,
+            deadline,
         )
 
     @overload
@@ -190,6 +192,7 @@ class AsyncWebhooks(AsyncResource):
         organization_id: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> WebhookEndpoint: ...
     @overload
     async def create_webhook_endpoint(
@@ -198,6 +201,7 @@ class AsyncWebhooks(AsyncResource):
         request: WebhookEndpointCreate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> WebhookEndpoint: ...
     async def create_webhook_endpoint(
         self,
@@ -210,12 +214,14 @@ class AsyncWebhooks(AsyncResource):
         organization_id: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> WebhookEndpoint:
         """Send `POST /v1/webhooks/endpoints` and return the `WebhookEndpoint`.
 
         The body is a `WebhookEndpointCreate`: pass it as `request=` or as keyword fields;
         optional fields left out are not sent. Needs a token with the `webhooks:write` scope.
-        `timeout` and `retry` override the client's settings for this call.
+        `timeout` (per network step), `retry` and `deadline` (the whole call) override the
+        client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -238,6 +244,7 @@ class AsyncWebhooks(AsyncResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
     async def get_webhook_endpoint(
@@ -246,12 +253,13 @@ class AsyncWebhooks(AsyncResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> WebhookEndpoint:
         """Send `GET /v1/webhooks/endpoints/{id}` and return the `WebhookEndpoint`.
 
         Path parameters (`id`) are percent-encoded. Needs a token with the `webhooks:read` or
-        `webhooks:write` scope. `timeout` and `retry` override the client's settings for this
-        call.
+        `webhooks:write` scope. `timeout` (per network step), `retry` and `deadline` (the whole
+        call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -261,7 +269,9 @@ class AsyncWebhooks(AsyncResource):
 
         API reference: https://polar.sh/docs/api-reference/webhooks/get-webhook-endpoint
         """
-        return await self._core.call(OP_GET_WEBHOOK_ENDPOINT, (id,), (), None, None, timeout, retry)
+        return await self._core.call(
+            OP_GET_WEBHOOK_ENDPOINT, (id,), (), None, None, timeout, retry, deadline
+        )
 
     @overload
     async def update_webhook_endpoint(
@@ -275,6 +285,7 @@ class AsyncWebhooks(AsyncResource):
         enabled: bool | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> WebhookEndpoint: ...
     @overload
     async def update_webhook_endpoint(
@@ -284,6 +295,7 @@ class AsyncWebhooks(AsyncResource):
         request: WebhookEndpointUpdate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> WebhookEndpoint: ...
     async def update_webhook_endpoint(
         self,
@@ -297,13 +309,14 @@ class AsyncWebhooks(AsyncResource):
         enabled: bool | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> WebhookEndpoint:
         """Send `PATCH /v1/webhooks/endpoints/{id}` and return the `WebhookEndpoint`.
 
         Path parameters (`id`) are percent-encoded. The body is a `WebhookEndpointUpdate`: pass
         it as `request=` or as keyword fields; optional fields left out are not sent. Needs a
-        token with the `webhooks:write` scope. `timeout` and `retry` override the client's
-        settings for this call.
+        token with the `webhooks:write` scope. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -321,6 +334,7 @@ class AsyncWebhooks(AsyncResource):
             {"url": url, "name": name, "format": format, "events": events, "enabled": enabled},
             timeout,
             retry,
+            deadline,
         )
 
     async def delete_webhook_endpoint(
@@ -329,11 +343,13 @@ class AsyncWebhooks(AsyncResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> None:
         """Send `DELETE /v1/webhooks/endpoints/{id}`; the answer has no body.
 
         Path parameters (`id`) are percent-encoded. Needs a token with the `webhooks:write`
-        scope. `timeout` and `retry` override the client's settings for this call.
+        scope. `timeout` (per network step), `retry` and `deadline` (the whole call) override
+        the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -344,7 +360,7 @@ class AsyncWebhooks(AsyncResource):
         API reference: https://polar.sh/docs/api-reference/webhooks/delete-webhook-endpoint
         """
         return await self._core.call(
-            OP_DELETE_WEBHOOK_ENDPOINT, (id,), (), None, None, timeout, retry
+            OP_DELETE_WEBHOOK_ENDPOINT, (id,), (), None, None, timeout, retry, deadline
         )
 
     async def reset_webhook_endpoint_secret(
@@ -353,11 +369,13 @@ class AsyncWebhooks(AsyncResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> WebhookEndpoint:
         """Send `PATCH /v1/webhooks/endpoints/{id}/secret` and return the `WebhookEndpoint`.
 
         Path parameters (`id`) are percent-encoded. Needs a token with the `webhooks:write`
-        scope. `timeout` and `retry` override the client's settings for this call.
+        scope. `timeout` (per network step), `retry` and `deadline` (the whole call) override
+        the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -368,7 +386,7 @@ class AsyncWebhooks(AsyncResource):
         API reference: https://polar.sh/docs/api-reference/webhooks/reset-webhook-endpoint-secret
         """
         return await self._core.call(
-            OP_RESET_WEBHOOK_ENDPOINT_SECRET, (id,), (), None, None, timeout, retry
+            OP_RESET_WEBHOOK_ENDPOINT_SECRET, (id,), (), None, None, timeout, retry, deadline
         )
 
     def list_webhook_deliveries(
@@ -389,14 +407,15 @@ class AsyncWebhooks(AsyncResource):
         limit: int | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> AsyncPager[WebhookDelivery]:
         """List `WebhookDelivery` items a page at a time (`GET /v1/webhooks/deliveries`).
 
         Await the result for the first page (`.items`, `.pagination`, `has_next_page()`, `await
         page.next_page()`), or `async for` over it for every item of every page. Query
         parameters left out (or None) are not sent; lists repeat the key. Needs a token with the
-        `webhooks:read` or `webhooks:write` scope. `timeout` and `retry` override the client's
-        settings for this call.
+        `webhooks:read` or `webhooks:write` scope. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -421,6 +440,7 @@ class AsyncWebhooks(AsyncResource):
             ),
             timeout,
             retry,
+            deadline,
         )
 
     async def redeliver_webhook_event(
@@ -429,11 +449,13 @@ class AsyncWebhooks(AsyncResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> None:
         """Send `POST /v1/webhooks/events/{id}/redeliver`; the answer has no body.
 
         Path parameters (`id`) are percent-encoded. Needs a token with the `webhooks:write`
-        scope. `timeout` and `retry` override the client's settings for this call.
+        scope. `timeout` (per network step), `retry` and `deadline` (the whole call) override
+        the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -444,7 +466,7 @@ class AsyncWebhooks(AsyncResource):
         API reference: https://polar.sh/docs/api-reference/webhooks/redeliver-webhook-event
         """
         return await self._core.call(
-            OP_REDELIVER_WEBHOOK_EVENT, (id,), (), None, None, timeout, retry
+            OP_REDELIVER_WEBHOOK_EVENT, (id,), (), None, None, timeout, retry, deadline
         )
 
 

@@ -48,14 +48,15 @@ class BenefitGrants(BlockingResource):
         sorting: Sequence[BenefitGrantSortProperty | str] | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Page[BenefitGrant]:
         """List `BenefitGrant` items a page at a time (`GET /v1/benefit-grants/`).
 
         Returns the first page (`.items`, `.pagination`, `has_next_page()`, `next_page()`);
         iterating it walks every item of every page, one request per page. Query parameters left
         out (or None) are not sent; lists repeat the key. Needs a token with the `benefits:read`
-        or `benefits:write` scope. `timeout` and `retry` override the client's settings for this
-        call.
+        or `benefits:write` scope. `timeout` (per network step), `retry` and `deadline` (the
+        whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -78,6 +79,7 @@ class BenefitGrants(BlockingResource):
             ),
             timeout,
             retry,
+            deadline,
         )
 
 

@@ -90,14 +90,15 @@ class Benefits(BlockingResource):
         | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Page[Benefit]:
         """List `Benefit` items a page at a time (`GET /v1/benefits/`).
 
         Returns the first page (`.items`, `.pagination`, `has_next_page()`, `next_page()`);
         iterating it walks every item of every page, one request per page. Query parameters left
         out (or None) are not sent; lists repeat the key. Needs a token with the `benefits:read`
-        or `benefits:write` scope. `timeout` and `retry` override the client's settings for this
-        call.
+        or `benefits:write` scope. `timeout` (per network step), `retry` and `deadline` (the
+        whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -122,6 +123,7 @@ class Benefits(BlockingResource):
             ),
             timeout,
             retry,
+            deadline,
         )
 
     @overload
@@ -136,6 +138,7 @@ class Benefits(BlockingResource):
         visibility: BenefitVisibility | str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Benefit: ...
     @overload
     def create(
@@ -149,6 +152,7 @@ class Benefits(BlockingResource):
         visibility: BenefitVisibility | str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Benefit: ...
     @overload
     def create(
@@ -162,6 +166,7 @@ class Benefits(BlockingResource):
         visibility: BenefitVisibility | str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Benefit: ...
     @overload
     def create(
@@ -175,6 +180,7 @@ class Benefits(BlockingResource):
         visibility: BenefitVisibility | str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Benefit: ...
     @overload
     def create(
@@ -188,6 +194,7 @@ class Benefits(BlockingResource):
         visibility: BenefitVisibility | str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Benefit: ...
     @overload
     def create(
@@ -201,6 +208,7 @@ class Benefits(BlockingResource):
         visibility: BenefitVisibility | str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Benefit: ...
     @overload
     def create(
@@ -214,6 +222,7 @@ class Benefits(BlockingResource):
         visibility: BenefitVisibility | str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Benefit: ...
     @overload
     def create(
@@ -227,6 +236,7 @@ class Benefits(BlockingResource):
         visibility: BenefitVisibility | str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Benefit: ...
     @overload
     def create(
@@ -242,6 +252,7 @@ class Benefits(BlockingResource):
         | BenefitSlackSharedChannelCreate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Benefit: ...
     def create(
         self,
@@ -279,6 +290,7 @@ class Benefits(BlockingResource):
         | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Benefit:
         """Send `POST /v1/benefits/` and return the `Benefit`.
 
@@ -287,8 +299,8 @@ class Benefits(BlockingResource):
         `BenefitLicenseKeysCreate`, `BenefitMeterCreditCreate`, `BenefitFeatureFlagCreate`,
         `BenefitSlackSharedChannelCreate`: pass it as `request=`, or as keyword fields, from
         which the shape is chosen (fields that fit no single shape are refused before sending).
-        Needs a token with the `benefits:write` scope. `timeout` and `retry` override the
-        client's settings for this call.
+        Needs a token with the `benefits:write` scope. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -312,6 +324,7 @@ class Benefits(BlockingResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
     def get(
@@ -320,12 +333,13 @@ class Benefits(BlockingResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Benefit:
         """Send `GET /v1/benefits/{id}` and return the `Benefit`.
 
         Path parameters (`id`) are percent-encoded. Needs a token with the `benefits:read` or
-        `benefits:write` scope. `timeout` and `retry` override the client's settings for this
-        call.
+        `benefits:write` scope. `timeout` (per network step), `retry` and `deadline` (the whole
+        call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -335,7 +349,7 @@ class Benefits(BlockingResource):
 
         API reference: https://polar.sh/docs/api-reference/benefits/get
         """
-        return self._core.call(OP_GET, (id,), (), None, None, timeout, retry)
+        return self._core.call(OP_GET, (id,), (), None, None, timeout, retry, deadline)
 
     @overload
     def update(
@@ -349,6 +363,7 @@ class Benefits(BlockingResource):
         properties: BenefitCustomProperties | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Benefit: ...
     @overload
     def update(
@@ -361,6 +376,7 @@ class Benefits(BlockingResource):
         properties: BenefitDiscordCreateProperties | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Benefit: ...
     @overload
     def update(
@@ -373,6 +389,7 @@ class Benefits(BlockingResource):
         properties: BenefitGitHubRepositoryCreateProperties | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Benefit: ...
     @overload
     def update(
@@ -385,6 +402,7 @@ class Benefits(BlockingResource):
         properties: BenefitDownloadablesCreateProperties | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Benefit: ...
     @overload
     def update(
@@ -398,6 +416,7 @@ class Benefits(BlockingResource):
         properties: BenefitLicenseKeysCreateProperties | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Benefit: ...
     @overload
     def update(
@@ -411,6 +430,7 @@ class Benefits(BlockingResource):
         properties: BenefitMeterCreditCreateProperties | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Benefit: ...
     @overload
     def update(
@@ -424,6 +444,7 @@ class Benefits(BlockingResource):
         properties: BenefitFeatureFlagProperties | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Benefit: ...
     @overload
     def update(
@@ -436,6 +457,7 @@ class Benefits(BlockingResource):
         properties: BenefitSlackSharedChannelCreateProperties | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Benefit: ...
     @overload
     def update(
@@ -452,6 +474,7 @@ class Benefits(BlockingResource):
         | BenefitSlackSharedChannelUpdate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Benefit: ...
     def update(
         self,
@@ -490,6 +513,7 @@ class Benefits(BlockingResource):
         | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Benefit:
         """Send `PATCH /v1/benefits/{id}` and return the `Benefit`.
 
@@ -498,8 +522,8 @@ class Benefits(BlockingResource):
         `BenefitLicenseKeysUpdate`, `BenefitMeterCreditUpdate`, `BenefitFeatureFlagUpdate`,
         `BenefitSlackSharedChannelUpdate`: pass it as `request=`, or as keyword fields, from
         which the shape is chosen (fields that fit no single shape are refused before sending).
-        Needs a token with the `benefits:write` scope. `timeout` and `retry` override the
-        client's settings for this call.
+        Needs a token with the `benefits:write` scope. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -523,6 +547,7 @@ class Benefits(BlockingResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
     def delete(
@@ -531,11 +556,13 @@ class Benefits(BlockingResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> None:
         """Send `DELETE /v1/benefits/{id}`; the answer has no body.
 
         Path parameters (`id`) are percent-encoded. Needs a token with the `benefits:write`
-        scope. `timeout` and `retry` override the client's settings for this call.
+        scope. `timeout` (per network step), `retry` and `deadline` (the whole call) override
+        the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -546,7 +573,7 @@ class Benefits(BlockingResource):
 
         API reference: https://polar.sh/docs/api-reference/benefits/delete
         """
-        return self._core.call(OP_DELETE, (id,), (), None, None, timeout, retry)
+        return self._core.call(OP_DELETE, (id,), (), None, None, timeout, retry, deadline)
 
     def files(
         self,
@@ -556,6 +583,7 @@ class Benefits(BlockingResource):
         limit: int | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Page[BenefitDownloadableFile]:
         """List `BenefitDownloadableFile` items a page at a time (`GET /v1/benefits/{id}/files`).
 
@@ -563,7 +591,8 @@ class Benefits(BlockingResource):
         iterating it walks every item of every page, one request per page. Path parameters
         (`id`) are percent-encoded. Query parameters left out (or None) are not sent; lists
         repeat the key. Needs a token with the `benefits:read` or `benefits:write` scope.
-        `timeout` and `retry` override the client's settings for this call.
+        `timeout` (per network step), `retry` and `deadline` (the whole call) override the
+        client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -582,6 +611,7 @@ class Benefits(BlockingResource):
             ),
             timeout,
             retry,
+            deadline,
         )
 
     def grants(
@@ -595,6 +625,7 @@ class Benefits(BlockingResource):
         limit: int | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Page[BenefitGrant]:
         """List `BenefitGrant` items a page at a time (`GET /v1/benefits/{id}/grants`).
 
@@ -602,7 +633,8 @@ class Benefits(BlockingResource):
         iterating it walks every item of every page, one request per page. Path parameters
         (`id`) are percent-encoded. Query parameters left out (or None) are not sent; lists
         repeat the key. Needs a token with the `benefits:read` or `benefits:write` scope.
-        `timeout` and `retry` override the client's settings for this call.
+        `timeout` (per network step), `retry` and `deadline` (the whole call) override the
+        client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -624,6 +656,7 @@ class Benefits(BlockingResource):
             ),
             timeout,
             retry,
+            deadline,
         )
 
 

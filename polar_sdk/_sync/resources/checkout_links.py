@@ -56,14 +56,15 @@ class CheckoutLinks(BlockingResource):
         sorting: Sequence[CheckoutLinkSortProperty | str] | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Page[CheckoutLink]:
         """List `CheckoutLink` items a page at a time (`GET /v1/checkout-links/`).
 
         Returns the first page (`.items`, `.pagination`, `has_next_page()`, `next_page()`);
         iterating it walks every item of every page, one request per page. Query parameters left
         out (or None) are not sent; lists repeat the key. Needs a token with the
-        `checkout_links:read` or `checkout_links:write` scope. `timeout` and `retry` override
-        the client's settings for this call.
+        `checkout_links:read` or `checkout_links:write` scope. `timeout` (per network step),
+        `retry` and `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -84,6 +85,7 @@ class CheckoutLinks(BlockingResource):
             ),
             timeout,
             retry,
+            deadline,
         )
 
     @overload
@@ -104,6 +106,7 @@ class CheckoutLinks(BlockingResource):
         return_url: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CheckoutLink: ...
     @overload
     def create(
@@ -123,6 +126,7 @@ class CheckoutLinks(BlockingResource):
         return_url: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CheckoutLink: ...
     @overload
     def create(
@@ -142,6 +146,7 @@ class CheckoutLinks(BlockingResource):
         return_url: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CheckoutLink: ...
     @overload
     def create(
@@ -152,6 +157,7 @@ class CheckoutLinks(BlockingResource):
         | CheckoutLinkCreateProducts,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CheckoutLink: ...
     def create(
         self,
@@ -176,14 +182,15 @@ class CheckoutLinks(BlockingResource):
         products: builtins.list[str] | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CheckoutLink:
         """Send `POST /v1/checkout-links/` and return the `CheckoutLink`.
 
         The body is one of `CheckoutLinkCreateProductPrice`, `CheckoutLinkCreateProduct`,
         `CheckoutLinkCreateProducts`: pass it as `request=`, or as keyword fields, from which
         the shape is chosen (fields that fit no single shape are refused before sending). Needs
-        a token with the `checkout_links:write` scope. `timeout` and `retry` override the
-        client's settings for this call.
+        a token with the `checkout_links:write` scope. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -215,6 +222,7 @@ class CheckoutLinks(BlockingResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
     def get(
@@ -223,12 +231,13 @@ class CheckoutLinks(BlockingResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CheckoutLink:
         """Send `GET /v1/checkout-links/{id}` and return the `CheckoutLink`.
 
         Path parameters (`id`) are percent-encoded. Needs a token with the `checkout_links:read`
-        or `checkout_links:write` scope. `timeout` and `retry` override the client's settings
-        for this call.
+        or `checkout_links:write` scope. `timeout` (per network step), `retry` and `deadline`
+        (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -238,7 +247,7 @@ class CheckoutLinks(BlockingResource):
 
         API reference: https://polar.sh/docs/api-reference/checkout-links/get
         """
-        return self._core.call(OP_GET, (id,), (), None, None, timeout, retry)
+        return self._core.call(OP_GET, (id,), (), None, None, timeout, retry, deadline)
 
     @overload
     def update(
@@ -258,6 +267,7 @@ class CheckoutLinks(BlockingResource):
         return_url: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CheckoutLink: ...
     @overload
     def update(
@@ -267,6 +277,7 @@ class CheckoutLinks(BlockingResource):
         request: CheckoutLinkUpdate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CheckoutLink: ...
     def update(
         self,
@@ -286,13 +297,14 @@ class CheckoutLinks(BlockingResource):
         return_url: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CheckoutLink:
         """Send `PATCH /v1/checkout-links/{id}` and return the `CheckoutLink`.
 
         Path parameters (`id`) are percent-encoded. The body is a `CheckoutLinkUpdate`: pass it
         as `request=` or as keyword fields; optional fields left out are not sent. Needs a token
-        with the `checkout_links:write` scope. `timeout` and `retry` override the client's
-        settings for this call.
+        with the `checkout_links:write` scope. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -322,6 +334,7 @@ class CheckoutLinks(BlockingResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
     def delete(
@@ -330,12 +343,13 @@ class CheckoutLinks(BlockingResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> None:
         """Send `DELETE /v1/checkout-links/{id}`; the answer has no body.
 
         Path parameters (`id`) are percent-encoded. Needs a token with the
-        `checkout_links:write` scope. `timeout` and `retry` override the client's settings for
-        this call.
+        `checkout_links:write` scope. `timeout` (per network step), `retry` and `deadline` (the
+        whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -345,7 +359,7 @@ class CheckoutLinks(BlockingResource):
 
         API reference: https://polar.sh/docs/api-reference/checkout-links/delete
         """
-        return self._core.call(OP_DELETE, (id,), (), None, None, timeout, retry)
+        return self._core.call(OP_DELETE, (id,), (), None, None, timeout, retry, deadline)
 
 
 class CheckoutLinksWithRawResponse:

@@ -69,14 +69,15 @@ class Checkouts(BlockingResource):
         sorting: Sequence[CheckoutSortProperty | str] | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Page[Checkout]:
         """List `Checkout` items a page at a time (`GET /v1/checkouts/`).
 
         Returns the first page (`.items`, `.pagination`, `has_next_page()`, `next_page()`);
         iterating it walks every item of every page, one request per page. Query parameters left
         out (or None) are not sent; lists repeat the key. Needs a token with the
-        `checkouts:read` or `checkouts:write` scope. `timeout` and `retry` override the client's
-        settings for this call.
+        `checkouts:read` or `checkouts:write` scope. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -101,6 +102,7 @@ class Checkouts(BlockingResource):
             ),
             timeout,
             retry,
+            deadline,
         )
 
     @overload
@@ -139,6 +141,7 @@ class Checkouts(BlockingResource):
         prices: dict[str, builtins.list[ProductPriceCreate]] | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Checkout: ...
     @overload
     def create(
@@ -147,6 +150,7 @@ class Checkouts(BlockingResource):
         request: CheckoutProductsCreate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Checkout: ...
     def create(
         self,
@@ -184,12 +188,14 @@ class Checkouts(BlockingResource):
         prices: dict[str, builtins.list[ProductPriceCreate]] | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Checkout:
         """Send `POST /v1/checkouts/` and return the `Checkout`.
 
         The body is a `CheckoutProductsCreate`: pass it as `request=` or as keyword fields;
         optional fields left out are not sent. Needs a token with the `checkouts:write` scope.
-        `timeout` and `retry` override the client's settings for this call.
+        `timeout` (per network step), `retry` and `deadline` (the whole call) override the
+        client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -237,6 +243,7 @@ class Checkouts(BlockingResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
     def get(
@@ -245,12 +252,13 @@ class Checkouts(BlockingResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Checkout:
         """Send `GET /v1/checkouts/{id}` and return the `Checkout`.
 
         Path parameters (`id`) are percent-encoded. Needs a token with the `checkouts:read` or
-        `checkouts:write` scope. `timeout` and `retry` override the client's settings for this
-        call.
+        `checkouts:write` scope. `timeout` (per network step), `retry` and `deadline` (the whole
+        call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -260,7 +268,7 @@ class Checkouts(BlockingResource):
 
         API reference: https://polar.sh/docs/api-reference/checkouts/get
         """
-        return self._core.call(OP_GET, (id,), (), None, None, timeout, retry)
+        return self._core.call(OP_GET, (id,), (), None, None, timeout, retry, deadline)
 
     @overload
     def update(
@@ -294,6 +302,7 @@ class Checkouts(BlockingResource):
         embed_origin: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Checkout: ...
     @overload
     def update(
@@ -303,6 +312,7 @@ class Checkouts(BlockingResource):
         request: CheckoutUpdate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Checkout: ...
     def update(
         self,
@@ -336,13 +346,14 @@ class Checkouts(BlockingResource):
         embed_origin: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Checkout:
         """Send `PATCH /v1/checkouts/{id}` and return the `Checkout`.
 
         Path parameters (`id`) are percent-encoded. The body is a `CheckoutUpdate`: pass it as
         `request=` or as keyword fields; optional fields left out are not sent. Needs a token
-        with the `checkouts:write` scope. `timeout` and `retry` override the client's settings
-        for this call.
+        with the `checkouts:write` scope. `timeout` (per network step), `retry` and `deadline`
+        (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -387,6 +398,7 @@ class Checkouts(BlockingResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
     def client_get(
@@ -395,12 +407,13 @@ class Checkouts(BlockingResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CheckoutPublic:
         """Send `GET /v1/checkouts/client/{client_secret}` and return the `CheckoutPublic`.
 
         Path parameters (`client_secret`) are percent-encoded. Public: sends no access token
-        (works on a client built without one). `timeout` and `retry` override the client's
-        settings for this call.
+        (works on a client built without one). `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -411,7 +424,9 @@ class Checkouts(BlockingResource):
 
         API reference: https://polar.sh/docs/api-reference/checkouts/client-get
         """
-        return self._core.call(OP_CLIENT_GET, (client_secret,), (), None, None, timeout, retry)
+        return self._core.call(
+            OP_CLIENT_GET, (client_secret,), (), None, None, timeout, retry, deadline
+        )
 
     @overload
     def client_update(
@@ -435,6 +450,7 @@ class Checkouts(BlockingResource):
         allow_trial: Literal[False] | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CheckoutPublic: ...
     @overload
     def client_update(
@@ -444,6 +460,7 @@ class Checkouts(BlockingResource):
         request: CheckoutUpdatePublic,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CheckoutPublic: ...
     def client_update(
         self,
@@ -467,13 +484,15 @@ class Checkouts(BlockingResource):
         allow_trial: Literal[False] | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CheckoutPublic:
         """Send `PATCH /v1/checkouts/client/{client_secret}` and return the `CheckoutPublic`.
 
         Path parameters (`client_secret`) are percent-encoded. The body is a
         `CheckoutUpdatePublic`: pass it as `request=` or as keyword fields; optional fields left
         out are not sent. Public: sends no access token (works on a client built without one).
-        `timeout` and `retry` override the client's settings for this call.
+        `timeout` (per network step), `retry` and `deadline` (the whole call) override the
+        client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -509,6 +528,7 @@ class Checkouts(BlockingResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
     @overload
@@ -534,6 +554,7 @@ class Checkouts(BlockingResource):
         confirmation_token_id: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CheckoutPublicConfirmed: ...
     @overload
     def client_confirm(
@@ -543,6 +564,7 @@ class Checkouts(BlockingResource):
         request: CheckoutConfirmStripe,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CheckoutPublicConfirmed: ...
     def client_confirm(
         self,
@@ -567,14 +589,15 @@ class Checkouts(BlockingResource):
         confirmation_token_id: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CheckoutPublicConfirmed:
         """Send `POST /v1/checkouts/client/{client_secret}/confirm` and return the `CheckoutPublicConfirmed`.
 
         Path parameters (`client_secret`) are percent-encoded. The body is a
         `CheckoutConfirmStripe`: pass it as `request=` or as keyword fields; optional fields
         left out are not sent. Sends the client's token when it has one, and also works on a
-        client built without one. `timeout` and `retry` override the client's settings for this
-        call.
+        client built without one. `timeout` (per network step), `retry` and `deadline` (the
+        whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -612,6 +635,7 @@ class Checkouts(BlockingResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
 

@@ -67,14 +67,15 @@ class CustomFields(BlockingResource):
         sorting: Sequence[CustomFieldSortProperty | str] | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Page[CustomField]:
         """List `CustomField` items a page at a time (`GET /v1/custom-fields/`).
 
         Returns the first page (`.items`, `.pagination`, `has_next_page()`, `next_page()`);
         iterating it walks every item of every page, one request per page. Query parameters left
         out (or None) are not sent; lists repeat the key. Needs a token with the
-        `custom_fields:read` or `custom_fields:write` scope. `timeout` and `retry` override the
-        client's settings for this call.
+        `custom_fields:read` or `custom_fields:write` scope. `timeout` (per network step),
+        `retry` and `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -96,6 +97,7 @@ class CustomFields(BlockingResource):
             ),
             timeout,
             retry,
+            deadline,
         )
 
     @overload
@@ -110,6 +112,7 @@ class CustomFields(BlockingResource):
         organization_id: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomField: ...
     @overload
     def create(
@@ -123,6 +126,7 @@ class CustomFields(BlockingResource):
         organization_id: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomField: ...
     @overload
     def create(
@@ -136,6 +140,7 @@ class CustomFields(BlockingResource):
         organization_id: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomField: ...
     @overload
     def create(
@@ -149,6 +154,7 @@ class CustomFields(BlockingResource):
         organization_id: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomField: ...
     @overload
     def create(
@@ -162,6 +168,7 @@ class CustomFields(BlockingResource):
         organization_id: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomField: ...
     @overload
     def create(
@@ -174,6 +181,7 @@ class CustomFields(BlockingResource):
         | CustomFieldCreateSelect,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomField: ...
     def create(
         self,
@@ -202,6 +210,7 @@ class CustomFields(BlockingResource):
         | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomField:
         """Send `POST /v1/custom-fields/` and return the `CustomField`.
 
@@ -209,7 +218,8 @@ class CustomFields(BlockingResource):
         `CustomFieldCreateDate`, `CustomFieldCreateCheckbox`, `CustomFieldCreateSelect`: pass it
         as `request=`, or as keyword fields, from which the shape is chosen (fields that fit no
         single shape are refused before sending). Needs a token with the `custom_fields:write`
-        scope. `timeout` and `retry` override the client's settings for this call.
+        scope. `timeout` (per network step), `retry` and `deadline` (the whole call) override
+        the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -233,6 +243,7 @@ class CustomFields(BlockingResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
     def get(
@@ -241,12 +252,13 @@ class CustomFields(BlockingResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomField:
         """Send `GET /v1/custom-fields/{id}` and return the `CustomField`.
 
         Path parameters (`id`) are percent-encoded. Needs a token with the `custom_fields:read`
-        or `custom_fields:write` scope. `timeout` and `retry` override the client's settings for
-        this call.
+        or `custom_fields:write` scope. `timeout` (per network step), `retry` and `deadline`
+        (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -256,7 +268,7 @@ class CustomFields(BlockingResource):
 
         API reference: https://polar.sh/docs/api-reference/custom-fields/get
         """
-        return self._core.call(OP_GET, (id,), (), None, None, timeout, retry)
+        return self._core.call(OP_GET, (id,), (), None, None, timeout, retry, deadline)
 
     @overload
     def update(
@@ -270,6 +282,7 @@ class CustomFields(BlockingResource):
         properties: CustomFieldTextProperties | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomField: ...
     @overload
     def update(
@@ -283,6 +296,7 @@ class CustomFields(BlockingResource):
         properties: CustomFieldNumberProperties | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomField: ...
     @overload
     def update(
@@ -296,6 +310,7 @@ class CustomFields(BlockingResource):
         properties: CustomFieldDateProperties | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomField: ...
     @overload
     def update(
@@ -309,6 +324,7 @@ class CustomFields(BlockingResource):
         properties: CustomFieldCheckboxProperties | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomField: ...
     @overload
     def update(
@@ -322,6 +338,7 @@ class CustomFields(BlockingResource):
         properties: CustomFieldSelectProperties | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomField: ...
     @overload
     def update(
@@ -335,6 +352,7 @@ class CustomFields(BlockingResource):
         | CustomFieldUpdateSelect,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomField: ...
     def update(
         self,
@@ -364,6 +382,7 @@ class CustomFields(BlockingResource):
         | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomField:
         """Send `PATCH /v1/custom-fields/{id}` and return the `CustomField`.
 
@@ -371,8 +390,8 @@ class CustomFields(BlockingResource):
         `CustomFieldUpdateNumber`, `CustomFieldUpdateDate`, `CustomFieldUpdateCheckbox`,
         `CustomFieldUpdateSelect`: pass it as `request=`, or as keyword fields, from which the
         shape is chosen (fields that fit no single shape are refused before sending). Needs a
-        token with the `custom_fields:write` scope. `timeout` and `retry` override the client's
-        settings for this call.
+        token with the `custom_fields:write` scope. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -396,6 +415,7 @@ class CustomFields(BlockingResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
     def delete(
@@ -404,11 +424,13 @@ class CustomFields(BlockingResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> None:
         """Send `DELETE /v1/custom-fields/{id}`; the answer has no body.
 
         Path parameters (`id`) are percent-encoded. Needs a token with the `custom_fields:write`
-        scope. `timeout` and `retry` override the client's settings for this call.
+        scope. `timeout` (per network step), `retry` and `deadline` (the whole call) override
+        the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -418,7 +440,7 @@ class CustomFields(BlockingResource):
 
         API reference: https://polar.sh/docs/api-reference/custom-fields/delete
         """
-        return self._core.call(OP_DELETE, (id,), (), None, None, timeout, retry)
+        return self._core.call(OP_DELETE, (id,), (), None, None, timeout, retry, deadline)
 
 
 class CustomFieldsWithRawResponse:

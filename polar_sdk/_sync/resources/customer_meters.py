@@ -49,14 +49,15 @@ class CustomerMeters(BlockingResource):
         sorting: Sequence[CustomerMeterSortProperty | str] | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Page[CustomerMeter]:
         """List `CustomerMeter` items a page at a time (`GET /v1/customer-meters/`).
 
         Returns the first page (`.items`, `.pagination`, `has_next_page()`, `next_page()`);
         iterating it walks every item of every page, one request per page. Query parameters left
         out (or None) are not sent; lists repeat the key. Needs a token with the
-        `customer_meters:read` scope. `timeout` and `retry` override the client's settings for
-        this call.
+        `customer_meters:read` scope. `timeout` (per network step), `retry` and `deadline` (the
+        whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -79,6 +80,7 @@ class CustomerMeters(BlockingResource):
             ),
             timeout,
             retry,
+            deadline,
         )
 
     def get(
@@ -87,12 +89,13 @@ class CustomerMeters(BlockingResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerMeter:
         """Send `GET /v1/customer-meters/{id}` and return the `CustomerMeter`.
 
         Path parameters (`id`) are percent-encoded. Needs a token with the
-        `customer_meters:read` scope. `timeout` and `retry` override the client's settings for
-        this call.
+        `customer_meters:read` scope. `timeout` (per network step), `retry` and `deadline` (the
+        whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -102,7 +105,7 @@ class CustomerMeters(BlockingResource):
 
         API reference: https://polar.sh/docs/api-reference/customer-meters/get
         """
-        return self._core.call(OP_GET, (id,), (), None, None, timeout, retry)
+        return self._core.call(OP_GET, (id,), (), None, None, timeout, retry, deadline)
 
 
 class CustomerMetersWithRawResponse:

@@ -268,6 +268,7 @@ class CustomerPortalBenefitGrants(BlockingResource):
         sorting: Sequence[CustomerBenefitGrantSortProperty | str] | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Page[CustomerBenefitGrant]:
         """List `CustomerBenefitGrant` items a page at a time (`GET /v1/customer-portal/benefit-grants/`).
 
@@ -275,8 +276,9 @@ class CustomerPortalBenefitGrants(BlockingResource):
         iterating it walks every item of every page, one request per page. Query parameters left
         out (or None) are not sent; lists repeat the key. Authenticates with a customer or
         member session token (`polar_cst_...`/`polar_mst_...`, from `customer_sessions.create`):
-        use a client made with `with_options(access_token=session.token)`. `timeout` and `retry`
-        override the client's settings for this call.
+        use a client made with `with_options(access_token=session.token)`. `timeout` (per
+        network step), `retry` and `deadline` (the whole call) override the client's settings
+        for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -302,6 +304,7 @@ class CustomerPortalBenefitGrants(BlockingResource):
             ),
             timeout,
             retry,
+            deadline,
         )
 
     def get(
@@ -310,13 +313,15 @@ class CustomerPortalBenefitGrants(BlockingResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerBenefitGrant:
         """Send `GET /v1/customer-portal/benefit-grants/{id}` and return the `CustomerBenefitGrant`.
 
         Path parameters (`id`) are percent-encoded. Authenticates with a customer or member
         session token (`polar_cst_...`/`polar_mst_...`, from `customer_sessions.create`): use a
-        client made with `with_options(access_token=session.token)`. `timeout` and `retry`
-        override the client's settings for this call.
+        client made with `with_options(access_token=session.token)`. `timeout` (per network
+        step), `retry` and `deadline` (the whole call) override the client's settings for this
+        call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -326,7 +331,9 @@ class CustomerPortalBenefitGrants(BlockingResource):
 
         API reference: https://polar.sh/docs/api-reference/customer-portal/benefit-grants/get
         """
-        return self._core.call(OP_BENEFIT_GRANTS_GET, (id,), (), None, None, timeout, retry)
+        return self._core.call(
+            OP_BENEFIT_GRANTS_GET, (id,), (), None, None, timeout, retry, deadline
+        )
 
     @overload
     def update(
@@ -337,6 +344,7 @@ class CustomerPortalBenefitGrants(BlockingResource):
         properties: CustomerBenefitGrantDiscordPropertiesUpdate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerBenefitGrant: ...
     @overload
     def update(
@@ -347,6 +355,7 @@ class CustomerPortalBenefitGrants(BlockingResource):
         properties: CustomerBenefitGrantGitHubRepositoryPropertiesUpdate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerBenefitGrant: ...
     @overload
     def update(
@@ -356,6 +365,7 @@ class CustomerPortalBenefitGrants(BlockingResource):
         benefit_type: Literal["downloadables"],
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerBenefitGrant: ...
     @overload
     def update(
@@ -365,6 +375,7 @@ class CustomerPortalBenefitGrants(BlockingResource):
         benefit_type: Literal["license_keys"],
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerBenefitGrant: ...
     @overload
     def update(
@@ -374,6 +385,7 @@ class CustomerPortalBenefitGrants(BlockingResource):
         benefit_type: Literal["custom"],
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerBenefitGrant: ...
     @overload
     def update(
@@ -383,6 +395,7 @@ class CustomerPortalBenefitGrants(BlockingResource):
         benefit_type: Literal["meter_credit"],
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerBenefitGrant: ...
     @overload
     def update(
@@ -392,6 +405,7 @@ class CustomerPortalBenefitGrants(BlockingResource):
         benefit_type: Literal["feature_flag"],
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerBenefitGrant: ...
     @overload
     def update(
@@ -402,6 +416,7 @@ class CustomerPortalBenefitGrants(BlockingResource):
         properties: CustomerBenefitGrantSlackSharedChannelPropertiesUpdate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerBenefitGrant: ...
     @overload
     def update(
@@ -418,6 +433,7 @@ class CustomerPortalBenefitGrants(BlockingResource):
         | CustomerBenefitGrantSlackSharedChannelUpdate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerBenefitGrant: ...
     def update(
         self,
@@ -447,6 +463,7 @@ class CustomerPortalBenefitGrants(BlockingResource):
         | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerBenefitGrant:
         """Send `PATCH /v1/customer-portal/benefit-grants/{id}` and return the `CustomerBenefitGrant`.
 
@@ -458,8 +475,9 @@ class CustomerPortalBenefitGrants(BlockingResource):
         pass it as `request=`, or as keyword fields, from which the shape is chosen (fields that
         fit no single shape are refused before sending). Authenticates with a customer or member
         session token (`polar_cst_...`/`polar_mst_...`, from `customer_sessions.create`): use a
-        client made with `with_options(access_token=session.token)`. `timeout` and `retry`
-        override the client's settings for this call.
+        client made with `with_options(access_token=session.token)`. `timeout` (per network
+        step), `retry` and `deadline` (the whole call) override the client's settings for this
+        call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -478,6 +496,7 @@ class CustomerPortalBenefitGrants(BlockingResource):
             {"benefit_type": benefit_type, "properties": properties},
             timeout,
             retry,
+            deadline,
         )
 
 
@@ -508,13 +527,14 @@ class CustomerPortalCustomers(BlockingResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerPortalCustomer:
         """Send `GET /v1/customer-portal/customers/me` and return the `CustomerPortalCustomer`.
 
         Authenticates with a customer or member session token (`polar_cst_...`/`polar_mst_...`,
         from `customer_sessions.create`): use a client made with
-        `with_options(access_token=session.token)`. `timeout` and `retry` override the client's
-        settings for this call.
+        `with_options(access_token=session.token)`. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -522,7 +542,7 @@ class CustomerPortalCustomers(BlockingResource):
 
         API reference: https://polar.sh/docs/api-reference/customer-portal/customers/get
         """
-        return self._core.call(OP_CUSTOMERS_GET, (), (), None, None, timeout, retry)
+        return self._core.call(OP_CUSTOMERS_GET, (), (), None, None, timeout, retry, deadline)
 
     @overload
     def update(
@@ -534,6 +554,7 @@ class CustomerPortalCustomers(BlockingResource):
         default_payment_method_id: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerPortalCustomer: ...
     @overload
     def update(
@@ -542,6 +563,7 @@ class CustomerPortalCustomers(BlockingResource):
         request: CustomerPortalCustomerUpdate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerPortalCustomer: ...
     def update(
         self,
@@ -553,14 +575,16 @@ class CustomerPortalCustomers(BlockingResource):
         default_payment_method_id: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerPortalCustomer:
         """Send `PATCH /v1/customer-portal/customers/me` and return the `CustomerPortalCustomer`.
 
         The body is a `CustomerPortalCustomerUpdate`: pass it as `request=` or as keyword
         fields; optional fields left out are not sent. Authenticates with a customer or member
         session token (`polar_cst_...`/`polar_mst_...`, from `customer_sessions.create`): use a
-        client made with `with_options(access_token=session.token)`. `timeout` and `retry`
-        override the client's settings for this call.
+        client made with `with_options(access_token=session.token)`. `timeout` (per network
+        step), `retry` and `deadline` (the whole call) override the client's settings for this
+        call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -582,6 +606,7 @@ class CustomerPortalCustomers(BlockingResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
     def list_payment_methods(
@@ -591,6 +616,7 @@ class CustomerPortalCustomers(BlockingResource):
         limit: int | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Page[CustomerPaymentMethod]:
         """List `CustomerPaymentMethod` items a page at a time (`GET /v1/customer-portal/customers/me/payment-methods`).
 
@@ -598,8 +624,9 @@ class CustomerPortalCustomers(BlockingResource):
         iterating it walks every item of every page, one request per page. Query parameters left
         out (or None) are not sent; lists repeat the key. Authenticates with a customer or
         member session token (`polar_cst_...`/`polar_mst_...`, from `customer_sessions.create`):
-        use a client made with `with_options(access_token=session.token)`. `timeout` and `retry`
-        override the client's settings for this call.
+        use a client made with `with_options(access_token=session.token)`. `timeout` (per
+        network step), `retry` and `deadline` (the whole call) override the client's settings
+        for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -617,6 +644,7 @@ class CustomerPortalCustomers(BlockingResource):
             ),
             timeout,
             retry,
+            deadline,
         )
 
     @overload
@@ -628,6 +656,7 @@ class CustomerPortalCustomers(BlockingResource):
         return_url: str,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerPaymentMethodCreateResponse: ...
     @overload
     def add_payment_method(
@@ -636,6 +665,7 @@ class CustomerPortalCustomers(BlockingResource):
         request: CustomerPaymentMethodCreate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerPaymentMethodCreateResponse: ...
     def add_payment_method(
         self,
@@ -646,14 +676,15 @@ class CustomerPortalCustomers(BlockingResource):
         return_url: str | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerPaymentMethodCreateResponse:
         """Send `POST /v1/customer-portal/customers/me/payment-methods` and return the `CustomerPaymentMethodCreateResponse`.
 
         The body is a `CustomerPaymentMethodCreate`: pass it as `request=` or as keyword fields;
         optional fields left out are not sent. Authenticates with a customer or member session
         token (`polar_cst_...`/`polar_mst_...`, from `customer_sessions.create`): use a client
-        made with `with_options(access_token=session.token)`. `timeout` and `retry` override the
-        client's settings for this call.
+        made with `with_options(access_token=session.token)`. `timeout` (per network step),
+        `retry` and `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -675,6 +706,7 @@ class CustomerPortalCustomers(BlockingResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
     @overload
@@ -685,6 +717,7 @@ class CustomerPortalCustomers(BlockingResource):
         set_default: bool,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerPaymentMethodCreateResponse: ...
     @overload
     def confirm_payment_method(
@@ -693,6 +726,7 @@ class CustomerPortalCustomers(BlockingResource):
         request: CustomerPaymentMethodConfirm,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerPaymentMethodCreateResponse: ...
     def confirm_payment_method(
         self,
@@ -702,14 +736,16 @@ class CustomerPortalCustomers(BlockingResource):
         set_default: bool | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerPaymentMethodCreateResponse:
         """Send `POST /v1/customer-portal/customers/me/payment-methods/confirm` and return the `CustomerPaymentMethodCreateResponse`.
 
         The body is a `CustomerPaymentMethodConfirm`: pass it as `request=` or as keyword
         fields; optional fields left out are not sent. Authenticates with a customer or member
         session token (`polar_cst_...`/`polar_mst_...`, from `customer_sessions.create`): use a
-        client made with `with_options(access_token=session.token)`. `timeout` and `retry`
-        override the client's settings for this call.
+        client made with `with_options(access_token=session.token)`. `timeout` (per network
+        step), `retry` and `deadline` (the whole call) override the client's settings for this
+        call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -727,6 +763,7 @@ class CustomerPortalCustomers(BlockingResource):
             {"setup_intent_id": setup_intent_id, "set_default": set_default},
             timeout,
             retry,
+            deadline,
         )
 
     def delete_payment_method(
@@ -735,13 +772,15 @@ class CustomerPortalCustomers(BlockingResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> None:
         """Send `DELETE /v1/customer-portal/customers/me/payment-methods/{id}`; the answer has no body.
 
         Path parameters (`id`) are percent-encoded. Authenticates with a customer or member
         session token (`polar_cst_...`/`polar_mst_...`, from `customer_sessions.create`): use a
-        client made with `with_options(access_token=session.token)`. `timeout` and `retry`
-        override the client's settings for this call.
+        client made with `with_options(access_token=session.token)`. `timeout` (per network
+        step), `retry` and `deadline` (the whole call) override the client's settings for this
+        call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -753,7 +792,7 @@ class CustomerPortalCustomers(BlockingResource):
         API reference: https://polar.sh/docs/api-reference/customer-portal/customers/delete-payment-method
         """
         return self._core.call(
-            OP_CUSTOMERS_DELETE_PAYMENT_METHOD, (id,), (), None, None, timeout, retry
+            OP_CUSTOMERS_DELETE_PAYMENT_METHOD, (id,), (), None, None, timeout, retry, deadline
         )
 
     @overload
@@ -763,6 +802,7 @@ class CustomerPortalCustomers(BlockingResource):
         email: str,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> None: ...
     @overload
     def request_email_update(
@@ -771,6 +811,7 @@ class CustomerPortalCustomers(BlockingResource):
         request: CustomerEmailUpdateRequest,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> None: ...
     def request_email_update(
         self,
@@ -779,14 +820,15 @@ class CustomerPortalCustomers(BlockingResource):
         email: str | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> None:
         """Send `POST /v1/customer-portal/customers/me/email-update/request`; the answer has no body.
 
         The body is a `CustomerEmailUpdateRequest`: pass it as `request=` or as keyword fields;
         optional fields left out are not sent. Authenticates with a customer or member session
         token (`polar_cst_...`/`polar_mst_...`, from `customer_sessions.create`): use a client
-        made with `with_options(access_token=session.token)`. `timeout` and `retry` override the
-        client's settings for this call.
+        made with `with_options(access_token=session.token)`. `timeout` (per network step),
+        `retry` and `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -796,7 +838,14 @@ class CustomerPortalCustomers(BlockingResource):
         API reference: https://polar.sh/docs/api-reference/customer-portal/customers/request-email-update
         """
         return self._core.call(
-            OP_CUSTOMERS_REQUEST_EMAIL_UPDATE, (), (), request, {"email": email}, timeout, retry
+            OP_CUSTOMERS_REQUEST_EMAIL_UPDATE,
+            (),
+            (),
+            request,
+            {"email": email},
+            timeout,
+            retry,
+            deadline,
         )
 
     def check_email_update(
@@ -805,12 +854,13 @@ class CustomerPortalCustomers(BlockingResource):
         token: str | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> None:
         """Send `GET /v1/customer-portal/customers/me/email-update/check`; the answer has no body.
 
         Query parameters left out (or None) are not sent; lists repeat the key. Public: sends no
-        access token (works on a client built without one). `timeout` and `retry` override the
-        client's settings for this call.
+        access token (works on a client built without one). `timeout` (per network step),
+        `retry` and `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -821,7 +871,7 @@ class CustomerPortalCustomers(BlockingResource):
         API reference: https://polar.sh/docs/api-reference/customer-portal/customers/check-email-update
         """
         return self._core.call(
-            OP_CUSTOMERS_CHECK_EMAIL_UPDATE, (), (token,), None, None, timeout, retry
+            OP_CUSTOMERS_CHECK_EMAIL_UPDATE, (), (token,), None, None, timeout, retry, deadline
         )
 
     @overload
@@ -831,6 +881,7 @@ class CustomerPortalCustomers(BlockingResource):
         token: str,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerEmailUpdateVerifyResponse: ...
     @overload
     def verify_email_update(
@@ -839,6 +890,7 @@ class CustomerPortalCustomers(BlockingResource):
         request: CustomerEmailUpdateVerifyRequest,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerEmailUpdateVerifyResponse: ...
     def verify_email_update(
         self,
@@ -847,13 +899,14 @@ class CustomerPortalCustomers(BlockingResource):
         token: str | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerEmailUpdateVerifyResponse:
         """Send `POST /v1/customer-portal/customers/me/email-update/verify` and return the `CustomerEmailUpdateVerifyResponse`.
 
         The body is a `CustomerEmailUpdateVerifyRequest`: pass it as `request=` or as keyword
         fields; optional fields left out are not sent. Public: sends no access token (works on a
-        client built without one). `timeout` and `retry` override the client's settings for this
-        call.
+        client built without one). `timeout` (per network step), `retry` and `deadline` (the
+        whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -864,7 +917,14 @@ class CustomerPortalCustomers(BlockingResource):
         API reference: https://polar.sh/docs/api-reference/customer-portal/customers/verify-email-update
         """
         return self._core.call(
-            OP_CUSTOMERS_VERIFY_EMAIL_UPDATE, (), (), request, {"token": token}, timeout, retry
+            OP_CUSTOMERS_VERIFY_EMAIL_UPDATE,
+            (),
+            (),
+            request,
+            {"token": token},
+            timeout,
+            retry,
+            deadline,
         )
 
 
@@ -906,6 +966,7 @@ class CustomerPortalCustomerMeters(BlockingResource):
         sorting: Sequence[CustomerCustomerMeterSortProperty | str] | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Page[CustomerCustomerMeter]:
         """List `CustomerCustomerMeter` items a page at a time (`GET /v1/customer-portal/meters/`).
 
@@ -913,8 +974,9 @@ class CustomerPortalCustomerMeters(BlockingResource):
         iterating it walks every item of every page, one request per page. Query parameters left
         out (or None) are not sent; lists repeat the key. Authenticates with a customer or
         member session token (`polar_cst_...`/`polar_mst_...`, from `customer_sessions.create`):
-        use a client made with `with_options(access_token=session.token)`. `timeout` and `retry`
-        override the client's settings for this call.
+        use a client made with `with_options(access_token=session.token)`. `timeout` (per
+        network step), `retry` and `deadline` (the whole call) override the client's settings
+        for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -935,6 +997,7 @@ class CustomerPortalCustomerMeters(BlockingResource):
             ),
             timeout,
             retry,
+            deadline,
         )
 
     def get(
@@ -943,13 +1006,15 @@ class CustomerPortalCustomerMeters(BlockingResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerCustomerMeter:
         """Send `GET /v1/customer-portal/meters/{id}` and return the `CustomerCustomerMeter`.
 
         Path parameters (`id`) are percent-encoded. Authenticates with a customer or member
         session token (`polar_cst_...`/`polar_mst_...`, from `customer_sessions.create`): use a
-        client made with `with_options(access_token=session.token)`. `timeout` and `retry`
-        override the client's settings for this call.
+        client made with `with_options(access_token=session.token)`. `timeout` (per network
+        step), `retry` and `deadline` (the whole call) override the client's settings for this
+        call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -959,7 +1024,9 @@ class CustomerPortalCustomerMeters(BlockingResource):
 
         API reference: https://polar.sh/docs/api-reference/customer-portal/customer-meters/get
         """
-        return self._core.call(OP_CUSTOMER_METERS_GET, (id,), (), None, None, timeout, retry)
+        return self._core.call(
+            OP_CUSTOMER_METERS_GET, (id,), (), None, None, timeout, retry, deadline
+        )
 
 
 class CustomerPortalCustomerMetersWithRawResponse:
@@ -990,14 +1057,15 @@ class CustomerPortalSeats(BlockingResource):
         order_id: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> SeatsList:
         """Send `GET /v1/customer-portal/seats` and return the `SeatsList`.
 
         Query parameters left out (or None) are not sent; lists repeat the key. Authenticates
         with a customer or member session token (`polar_cst_...`/`polar_mst_...`, from
         `customer_sessions.create`): use a client made with
-        `with_options(access_token=session.token)`. `timeout` and `retry` override the client's
-        settings for this call.
+        `with_options(access_token=session.token)`. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -1020,6 +1088,7 @@ class CustomerPortalSeats(BlockingResource):
             None,
             timeout,
             retry,
+            deadline,
         )
 
     @overload
@@ -1038,6 +1107,7 @@ class CustomerPortalSeats(BlockingResource):
         checkout_id: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerSeat: ...
     @overload
     def assign_seat(
@@ -1046,6 +1116,7 @@ class CustomerPortalSeats(BlockingResource):
         request: CustomerSeatAssign,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerSeat: ...
     def assign_seat(
         self,
@@ -1063,14 +1134,15 @@ class CustomerPortalSeats(BlockingResource):
         checkout_id: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerSeat:
         """Send `POST /v1/customer-portal/seats` and return the `CustomerSeat`.
 
         The body is a `CustomerSeatAssign`: pass it as `request=` or as keyword fields; optional
         fields left out are not sent. Authenticates with a customer or member session token
         (`polar_cst_...`/`polar_mst_...`, from `customer_sessions.create`): use a client made
-        with `with_options(access_token=session.token)`. `timeout` and `retry` override the
-        client's settings for this call.
+        with `with_options(access_token=session.token)`. `timeout` (per network step), `retry`
+        and `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -1102,6 +1174,7 @@ class CustomerPortalSeats(BlockingResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
     def revoke_seat(
@@ -1110,13 +1183,15 @@ class CustomerPortalSeats(BlockingResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerSeat:
         """Send `DELETE /v1/customer-portal/seats/{seat_id}` and return the `CustomerSeat`.
 
         Path parameters (`seat_id`) are percent-encoded. Authenticates with a customer or member
         session token (`polar_cst_...`/`polar_mst_...`, from `customer_sessions.create`): use a
-        client made with `with_options(access_token=session.token)`. `timeout` and `retry`
-        override the client's settings for this call.
+        client made with `with_options(access_token=session.token)`. `timeout` (per network
+        step), `retry` and `deadline` (the whole call) override the client's settings for this
+        call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -1128,7 +1203,9 @@ class CustomerPortalSeats(BlockingResource):
 
         API reference: https://polar.sh/docs/api-reference/customer-portal/seats/revoke-seat
         """
-        return self._core.call(OP_SEATS_REVOKE_SEAT, (seat_id,), (), None, None, timeout, retry)
+        return self._core.call(
+            OP_SEATS_REVOKE_SEAT, (seat_id,), (), None, None, timeout, retry, deadline
+        )
 
     def resend_invitation(
         self,
@@ -1136,13 +1213,15 @@ class CustomerPortalSeats(BlockingResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerSeat:
         """Send `POST /v1/customer-portal/seats/{seat_id}/resend` and return the `CustomerSeat`.
 
         Path parameters (`seat_id`) are percent-encoded. Authenticates with a customer or member
         session token (`polar_cst_...`/`polar_mst_...`, from `customer_sessions.create`): use a
-        client made with `with_options(access_token=session.token)`. `timeout` and `retry`
-        override the client's settings for this call.
+        client made with `with_options(access_token=session.token)`. `timeout` (per network
+        step), `retry` and `deadline` (the whole call) override the client's settings for this
+        call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -1156,7 +1235,7 @@ class CustomerPortalSeats(BlockingResource):
         API reference: https://polar.sh/docs/api-reference/customer-portal/seats/resend-invitation
         """
         return self._core.call(
-            OP_SEATS_RESEND_INVITATION, (seat_id,), (), None, None, timeout, retry
+            OP_SEATS_RESEND_INVITATION, (seat_id,), (), None, None, timeout, retry, deadline
         )
 
     def list_claimed_subscriptions(
@@ -1166,6 +1245,7 @@ class CustomerPortalSeats(BlockingResource):
         limit: int | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Page[CustomerSubscription]:
         """List `CustomerSubscription` items a page at a time (`GET /v1/customer-portal/seats/subscriptions`).
 
@@ -1173,8 +1253,9 @@ class CustomerPortalSeats(BlockingResource):
         iterating it walks every item of every page, one request per page. Query parameters left
         out (or None) are not sent; lists repeat the key. Authenticates with a customer or
         member session token (`polar_cst_...`/`polar_mst_...`, from `customer_sessions.create`):
-        use a client made with `with_options(access_token=session.token)`. `timeout` and `retry`
-        override the client's settings for this call.
+        use a client made with `with_options(access_token=session.token)`. `timeout` (per
+        network step), `retry` and `deadline` (the whole call) override the client's settings
+        for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -1193,6 +1274,7 @@ class CustomerPortalSeats(BlockingResource):
             ),
             timeout,
             retry,
+            deadline,
         )
 
 
@@ -1225,13 +1307,14 @@ class CustomerPortalCustomerSession(BlockingResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerCustomerSession:
         """Send `GET /v1/customer-portal/customer-session/introspect` and return the `CustomerCustomerSession`.
 
         Authenticates with a customer or member session token (`polar_cst_...`/`polar_mst_...`,
         from `customer_sessions.create`): use a client made with
-        `with_options(access_token=session.token)`. `timeout` and `retry` override the client's
-        settings for this call.
+        `with_options(access_token=session.token)`. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -1239,20 +1322,23 @@ class CustomerPortalCustomerSession(BlockingResource):
 
         API reference: https://polar.sh/docs/api-reference/customer-portal/customer-session/introspect
         """
-        return self._core.call(OP_CUSTOMER_SESSION_INTROSPECT, (), (), None, None, timeout, retry)
+        return self._core.call(
+            OP_CUSTOMER_SESSION_INTROSPECT, (), (), None, None, timeout, retry, deadline
+        )
 
     def get_authenticated_user(
         self,
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> PortalAuthenticatedUser:
         """Send `GET /v1/customer-portal/customer-session/user` and return the `PortalAuthenticatedUser`.
 
         Authenticates with a customer or member session token (`polar_cst_...`/`polar_mst_...`,
         from `customer_sessions.create`): use a client made with
-        `with_options(access_token=session.token)`. `timeout` and `retry` override the client's
-        settings for this call.
+        `with_options(access_token=session.token)`. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -1261,7 +1347,7 @@ class CustomerPortalCustomerSession(BlockingResource):
         API reference: https://polar.sh/docs/api-reference/customer-portal/customer-session/get-authenticated-user
         """
         return self._core.call(
-            OP_CUSTOMER_SESSION_GET_AUTHENTICATED_USER, (), (), None, None, timeout, retry
+            OP_CUSTOMER_SESSION_GET_AUTHENTICATED_USER, (), (), None, None, timeout, retry, deadline
         )
 
 
@@ -1294,6 +1380,7 @@ class CustomerPortalDownloadables(BlockingResource):
         limit: int | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Page[DownloadableRead]:
         """List `DownloadableRead` items a page at a time (`GET /v1/customer-portal/downloadables/`).
 
@@ -1301,8 +1388,9 @@ class CustomerPortalDownloadables(BlockingResource):
         iterating it walks every item of every page, one request per page. Query parameters left
         out (or None) are not sent; lists repeat the key. Authenticates with a customer or
         member session token (`polar_cst_...`/`polar_mst_...`, from `customer_sessions.create`):
-        use a client made with `with_options(access_token=session.token)`. `timeout` and `retry`
-        override the client's settings for this call.
+        use a client made with `with_options(access_token=session.token)`. `timeout` (per
+        network step), `retry` and `deadline` (the whole call) override the client's settings
+        for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -1321,6 +1409,7 @@ class CustomerPortalDownloadables(BlockingResource):
             ),
             timeout,
             retry,
+            deadline,
         )
 
 
@@ -1352,6 +1441,7 @@ class CustomerPortalLicenseKeys(BlockingResource):
         limit: int | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Page[LicenseKeyRead]:
         """List `LicenseKeyRead` items a page at a time (`GET /v1/customer-portal/license-keys/`).
 
@@ -1359,8 +1449,9 @@ class CustomerPortalLicenseKeys(BlockingResource):
         iterating it walks every item of every page, one request per page. Query parameters left
         out (or None) are not sent; lists repeat the key. Authenticates with a customer or
         member session token (`polar_cst_...`/`polar_mst_...`, from `customer_sessions.create`):
-        use a client made with `with_options(access_token=session.token)`. `timeout` and `retry`
-        override the client's settings for this call.
+        use a client made with `with_options(access_token=session.token)`. `timeout` (per
+        network step), `retry` and `deadline` (the whole call) override the client's settings
+        for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -1381,6 +1472,7 @@ class CustomerPortalLicenseKeys(BlockingResource):
             ),
             timeout,
             retry,
+            deadline,
         )
 
     def get(
@@ -1389,13 +1481,15 @@ class CustomerPortalLicenseKeys(BlockingResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> LicenseKeyWithActivations:
         """Send `GET /v1/customer-portal/license-keys/{id}` and return the `LicenseKeyWithActivations`.
 
         Path parameters (`id`) are percent-encoded. Authenticates with a customer or member
         session token (`polar_cst_...`/`polar_mst_...`, from `customer_sessions.create`): use a
-        client made with `with_options(access_token=session.token)`. `timeout` and `retry`
-        override the client's settings for this call.
+        client made with `with_options(access_token=session.token)`. `timeout` (per network
+        step), `retry` and `deadline` (the whole call) override the client's settings for this
+        call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -1405,7 +1499,7 @@ class CustomerPortalLicenseKeys(BlockingResource):
 
         API reference: https://polar.sh/docs/api-reference/customer-portal/license-keys/get
         """
-        return self._core.call(OP_LICENSE_KEYS_GET, (id,), (), None, None, timeout, retry)
+        return self._core.call(OP_LICENSE_KEYS_GET, (id,), (), None, None, timeout, retry, deadline)
 
     @overload
     def validate(
@@ -1420,6 +1514,7 @@ class CustomerPortalLicenseKeys(BlockingResource):
         conditions: dict[str, str | int | float | bool] | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> ValidatedLicenseKey: ...
     @overload
     def validate(
@@ -1428,6 +1523,7 @@ class CustomerPortalLicenseKeys(BlockingResource):
         request: LicenseKeyValidate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> ValidatedLicenseKey: ...
     def validate(
         self,
@@ -1442,12 +1538,14 @@ class CustomerPortalLicenseKeys(BlockingResource):
         conditions: dict[str, str | int | float | bool] | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> ValidatedLicenseKey:
         """Send `POST /v1/customer-portal/license-keys/validate` and return the `ValidatedLicenseKey`.
 
         The body is a `LicenseKeyValidate`: pass it as `request=` or as keyword fields; optional
         fields left out are not sent. Public: sends no access token (works on a client built
-        without one). `timeout` and `retry` override the client's settings for this call.
+        without one). `timeout` (per network step), `retry` and `deadline` (the whole call)
+        override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -1473,6 +1571,7 @@ class CustomerPortalLicenseKeys(BlockingResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
     @overload
@@ -1486,6 +1585,7 @@ class CustomerPortalLicenseKeys(BlockingResource):
         meta: dict[str, str | int | float | bool] | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> LicenseKeyActivationRead: ...
     @overload
     def activate(
@@ -1494,6 +1594,7 @@ class CustomerPortalLicenseKeys(BlockingResource):
         request: LicenseKeyActivate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> LicenseKeyActivationRead: ...
     def activate(
         self,
@@ -1506,12 +1607,14 @@ class CustomerPortalLicenseKeys(BlockingResource):
         meta: dict[str, str | int | float | bool] | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> LicenseKeyActivationRead:
         """Send `POST /v1/customer-portal/license-keys/activate` and return the `LicenseKeyActivationRead`.
 
         The body is a `LicenseKeyActivate`: pass it as `request=` or as keyword fields; optional
         fields left out are not sent. Public: sends no access token (works on a client built
-        without one). `timeout` and `retry` override the client's settings for this call.
+        without one). `timeout` (per network step), `retry` and `deadline` (the whole call)
+        override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -1536,6 +1639,7 @@ class CustomerPortalLicenseKeys(BlockingResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
     @overload
@@ -1547,6 +1651,7 @@ class CustomerPortalLicenseKeys(BlockingResource):
         activation_id: str,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> None: ...
     @overload
     def deactivate(
@@ -1555,6 +1660,7 @@ class CustomerPortalLicenseKeys(BlockingResource):
         request: LicenseKeyDeactivate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> None: ...
     def deactivate(
         self,
@@ -1565,12 +1671,14 @@ class CustomerPortalLicenseKeys(BlockingResource):
         activation_id: str | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> None:
         """Send `POST /v1/customer-portal/license-keys/deactivate`; the answer has no body.
 
         The body is a `LicenseKeyDeactivate`: pass it as `request=` or as keyword fields;
         optional fields left out are not sent. Public: sends no access token (works on a client
-        built without one). `timeout` and `retry` override the client's settings for this call.
+        built without one). `timeout` (per network step), `retry` and `deadline` (the whole
+        call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -1588,6 +1696,7 @@ class CustomerPortalLicenseKeys(BlockingResource):
             {"key": key, "organization_id": organization_id, "activation_id": activation_id},
             timeout,
             retry,
+            deadline,
         )
 
 
@@ -1622,6 +1731,7 @@ class CustomerPortalMembers(BlockingResource):
         limit: int | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Page[CustomerPortalMember]:
         """List `CustomerPortalMember` items a page at a time (`GET /v1/customer-portal/members`).
 
@@ -1629,8 +1739,9 @@ class CustomerPortalMembers(BlockingResource):
         iterating it walks every item of every page, one request per page. Query parameters left
         out (or None) are not sent; lists repeat the key. Authenticates with a customer or
         member session token (`polar_cst_...`/`polar_mst_...`, from `customer_sessions.create`):
-        use a client made with `with_options(access_token=session.token)`. `timeout` and `retry`
-        override the client's settings for this call.
+        use a client made with `with_options(access_token=session.token)`. `timeout` (per
+        network step), `retry` and `deadline` (the whole call) override the client's settings
+        for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -1650,6 +1761,7 @@ class CustomerPortalMembers(BlockingResource):
             ),
             timeout,
             retry,
+            deadline,
         )
 
     @overload
@@ -1661,6 +1773,7 @@ class CustomerPortalMembers(BlockingResource):
         role: MemberRole | str | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerPortalMember: ...
     @overload
     def add_member(
@@ -1669,6 +1782,7 @@ class CustomerPortalMembers(BlockingResource):
         request: CustomerPortalMemberCreate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerPortalMember: ...
     def add_member(
         self,
@@ -1679,14 +1793,15 @@ class CustomerPortalMembers(BlockingResource):
         role: MemberRole | str | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerPortalMember:
         """Send `POST /v1/customer-portal/members` and return the `CustomerPortalMember`.
 
         The body is a `CustomerPortalMemberCreate`: pass it as `request=` or as keyword fields;
         optional fields left out are not sent. Authenticates with a customer or member session
         token (`polar_cst_...`/`polar_mst_...`, from `customer_sessions.create`): use a client
-        made with `with_options(access_token=session.token)`. `timeout` and `retry` override the
-        client's settings for this call.
+        made with `with_options(access_token=session.token)`. `timeout` (per network step),
+        `retry` and `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -1706,6 +1821,7 @@ class CustomerPortalMembers(BlockingResource):
             {"email": email, "name": name, "role": role},
             timeout,
             retry,
+            deadline,
         )
 
     @overload
@@ -1717,6 +1833,7 @@ class CustomerPortalMembers(BlockingResource):
         role: MemberRole | str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerPortalMember: ...
     @overload
     def update_member(
@@ -1726,6 +1843,7 @@ class CustomerPortalMembers(BlockingResource):
         request: CustomerPortalMemberUpdate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerPortalMember: ...
     def update_member(
         self,
@@ -1736,6 +1854,7 @@ class CustomerPortalMembers(BlockingResource):
         role: MemberRole | str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerPortalMember:
         """Send `PATCH /v1/customer-portal/members/{id}` and return the `CustomerPortalMember`.
 
@@ -1743,8 +1862,8 @@ class CustomerPortalMembers(BlockingResource):
         pass it as `request=` or as keyword fields; optional fields left out are not sent.
         Authenticates with a customer or member session token (`polar_cst_...`/`polar_mst_...`,
         from `customer_sessions.create`): use a client made with
-        `with_options(access_token=session.token)`. `timeout` and `retry` override the client's
-        settings for this call.
+        `with_options(access_token=session.token)`. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -1765,6 +1884,7 @@ class CustomerPortalMembers(BlockingResource):
             {"name": name, "role": role},
             timeout,
             retry,
+            deadline,
         )
 
     def remove_member(
@@ -1773,13 +1893,15 @@ class CustomerPortalMembers(BlockingResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> None:
         """Send `DELETE /v1/customer-portal/members/{id}`; the answer has no body.
 
         Path parameters (`id`) are percent-encoded. Authenticates with a customer or member
         session token (`polar_cst_...`/`polar_mst_...`, from `customer_sessions.create`): use a
-        client made with `with_options(access_token=session.token)`. `timeout` and `retry`
-        override the client's settings for this call.
+        client made with `with_options(access_token=session.token)`. `timeout` (per network
+        step), `retry` and `deadline` (the whole call) override the client's settings for this
+        call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -1792,7 +1914,9 @@ class CustomerPortalMembers(BlockingResource):
 
         API reference: https://polar.sh/docs/api-reference/customer-portal/members/remove-member
         """
-        return self._core.call(OP_MEMBERS_REMOVE_MEMBER, (id,), (), None, None, timeout, retry)
+        return self._core.call(
+            OP_MEMBERS_REMOVE_MEMBER, (id,), (), None, None, timeout, retry, deadline
+        )
 
 
 class CustomerPortalMembersWithRawResponse:
@@ -1834,6 +1958,7 @@ class CustomerPortalOrders(BlockingResource):
         sorting: Sequence[CustomerOrderSortProperty | str] | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Page[CustomerOrder]:
         """List `CustomerOrder` items a page at a time (`GET /v1/customer-portal/orders/`).
 
@@ -1841,8 +1966,9 @@ class CustomerPortalOrders(BlockingResource):
         iterating it walks every item of every page, one request per page. Query parameters left
         out (or None) are not sent; lists repeat the key. Authenticates with a customer or
         member session token (`polar_cst_...`/`polar_mst_...`, from `customer_sessions.create`):
-        use a client made with `with_options(access_token=session.token)`. `timeout` and `retry`
-        override the client's settings for this call.
+        use a client made with `with_options(access_token=session.token)`. `timeout` (per
+        network step), `retry` and `deadline` (the whole call) override the client's settings
+        for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -1865,6 +1991,7 @@ class CustomerPortalOrders(BlockingResource):
             ),
             timeout,
             retry,
+            deadline,
         )
 
     def get(
@@ -1873,13 +2000,15 @@ class CustomerPortalOrders(BlockingResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerOrder:
         """Send `GET /v1/customer-portal/orders/{id}` and return the `CustomerOrder`.
 
         Path parameters (`id`) are percent-encoded. Authenticates with a customer or member
         session token (`polar_cst_...`/`polar_mst_...`, from `customer_sessions.create`): use a
-        client made with `with_options(access_token=session.token)`. `timeout` and `retry`
-        override the client's settings for this call.
+        client made with `with_options(access_token=session.token)`. `timeout` (per network
+        step), `retry` and `deadline` (the whole call) override the client's settings for this
+        call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -1889,7 +2018,7 @@ class CustomerPortalOrders(BlockingResource):
 
         API reference: https://polar.sh/docs/api-reference/customer-portal/orders/get
         """
-        return self._core.call(OP_ORDERS_GET, (id,), (), None, None, timeout, retry)
+        return self._core.call(OP_ORDERS_GET, (id,), (), None, None, timeout, retry, deadline)
 
     @overload
     def update(
@@ -1900,6 +2029,7 @@ class CustomerPortalOrders(BlockingResource):
         billing_address: AddressInput | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerOrder: ...
     @overload
     def update(
@@ -1909,6 +2039,7 @@ class CustomerPortalOrders(BlockingResource):
         request: CustomerOrderUpdate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerOrder: ...
     def update(
         self,
@@ -1919,6 +2050,7 @@ class CustomerPortalOrders(BlockingResource):
         billing_address: AddressInput | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerOrder:
         """Send `PATCH /v1/customer-portal/orders/{id}` and return the `CustomerOrder`.
 
@@ -1926,8 +2058,8 @@ class CustomerPortalOrders(BlockingResource):
         as `request=` or as keyword fields; optional fields left out are not sent. Authenticates
         with a customer or member session token (`polar_cst_...`/`polar_mst_...`, from
         `customer_sessions.create`): use a client made with
-        `with_options(access_token=session.token)`. `timeout` and `retry` override the client's
-        settings for this call.
+        `with_options(access_token=session.token)`. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -1945,6 +2077,7 @@ class CustomerPortalOrders(BlockingResource):
             {"billing_name": billing_name, "billing_address": billing_address},
             timeout,
             retry,
+            deadline,
         )
 
     def generate_invoice(
@@ -1953,13 +2086,15 @@ class CustomerPortalOrders(BlockingResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> None:
         """Send `POST /v1/customer-portal/orders/{id}/invoice`; the answer has no body.
 
         Path parameters (`id`) are percent-encoded. Authenticates with a customer or member
         session token (`polar_cst_...`/`polar_mst_...`, from `customer_sessions.create`): use a
-        client made with `with_options(access_token=session.token)`. `timeout` and `retry`
-        override the client's settings for this call.
+        client made with `with_options(access_token=session.token)`. `timeout` (per network
+        step), `retry` and `deadline` (the whole call) override the client's settings for this
+        call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -1970,7 +2105,9 @@ class CustomerPortalOrders(BlockingResource):
 
         API reference: https://polar.sh/docs/api-reference/customer-portal/orders/generate-invoice
         """
-        return self._core.call(OP_ORDERS_GENERATE_INVOICE, (id,), (), None, None, timeout, retry)
+        return self._core.call(
+            OP_ORDERS_GENERATE_INVOICE, (id,), (), None, None, timeout, retry, deadline
+        )
 
     def invoice(
         self,
@@ -1978,13 +2115,15 @@ class CustomerPortalOrders(BlockingResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerOrderInvoice:
         """Send `GET /v1/customer-portal/orders/{id}/invoice` and return the `CustomerOrderInvoice`.
 
         Path parameters (`id`) are percent-encoded. Authenticates with a customer or member
         session token (`polar_cst_...`/`polar_mst_...`, from `customer_sessions.create`): use a
-        client made with `with_options(access_token=session.token)`. `timeout` and `retry`
-        override the client's settings for this call.
+        client made with `with_options(access_token=session.token)`. `timeout` (per network
+        step), `retry` and `deadline` (the whole call) override the client's settings for this
+        call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -1994,7 +2133,7 @@ class CustomerPortalOrders(BlockingResource):
 
         API reference: https://polar.sh/docs/api-reference/customer-portal/orders/invoice
         """
-        return self._core.call(OP_ORDERS_INVOICE, (id,), (), None, None, timeout, retry)
+        return self._core.call(OP_ORDERS_INVOICE, (id,), (), None, None, timeout, retry, deadline)
 
     def receipt(
         self,
@@ -2002,14 +2141,15 @@ class CustomerPortalOrders(BlockingResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerOrderReceipt | None:
         """Send `GET /v1/customer-portal/orders/{id}/receipt` and return the `CustomerOrderReceipt | None`.
 
         Returns None when the server answers 202 (accepted, not ready yet). Path parameters
         (`id`) are percent-encoded. Authenticates with a customer or member session token
         (`polar_cst_...`/`polar_mst_...`, from `customer_sessions.create`): use a client made
-        with `with_options(access_token=session.token)`. `timeout` and `retry` override the
-        client's settings for this call.
+        with `with_options(access_token=session.token)`. `timeout` (per network step), `retry`
+        and `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -2019,7 +2159,7 @@ class CustomerPortalOrders(BlockingResource):
 
         API reference: https://polar.sh/docs/api-reference/customer-portal/orders/receipt
         """
-        return self._core.call(OP_ORDERS_RECEIPT, (id,), (), None, None, timeout, retry)
+        return self._core.call(OP_ORDERS_RECEIPT, (id,), (), None, None, timeout, retry, deadline)
 
     def get_payment_status(
         self,
@@ -2027,13 +2167,15 @@ class CustomerPortalOrders(BlockingResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerOrderPaymentStatus:
         """Send `GET /v1/customer-portal/orders/{id}/payment-status` and return the `CustomerOrderPaymentStatus`.
 
         Path parameters (`id`) are percent-encoded. Authenticates with a customer or member
         session token (`polar_cst_...`/`polar_mst_...`, from `customer_sessions.create`): use a
-        client made with `with_options(access_token=session.token)`. `timeout` and `retry`
-        override the client's settings for this call.
+        client made with `with_options(access_token=session.token)`. `timeout` (per network
+        step), `retry` and `deadline` (the whole call) override the client's settings for this
+        call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -2043,7 +2185,9 @@ class CustomerPortalOrders(BlockingResource):
 
         API reference: https://polar.sh/docs/api-reference/customer-portal/orders/get-payment-status
         """
-        return self._core.call(OP_ORDERS_GET_PAYMENT_STATUS, (id,), (), None, None, timeout, retry)
+        return self._core.call(
+            OP_ORDERS_GET_PAYMENT_STATUS, (id,), (), None, None, timeout, retry, deadline
+        )
 
     @overload
     def confirm_retry_payment(
@@ -2055,6 +2199,7 @@ class CustomerPortalOrders(BlockingResource):
         payment_processor: PaymentProcessor | str | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerOrderPaymentConfirmation: ...
     @overload
     def confirm_retry_payment(
@@ -2064,6 +2209,7 @@ class CustomerPortalOrders(BlockingResource):
         request: CustomerOrderConfirmPayment,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerOrderPaymentConfirmation: ...
     def confirm_retry_payment(
         self,
@@ -2075,6 +2221,7 @@ class CustomerPortalOrders(BlockingResource):
         payment_processor: PaymentProcessor | str | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerOrderPaymentConfirmation:
         """Send `POST /v1/customer-portal/orders/{id}/confirm-payment` and return the `CustomerOrderPaymentConfirmation`.
 
@@ -2082,8 +2229,8 @@ class CustomerPortalOrders(BlockingResource):
         pass it as `request=` or as keyword fields; optional fields left out are not sent.
         Authenticates with a customer or member session token (`polar_cst_...`/`polar_mst_...`,
         from `customer_sessions.create`): use a client made with
-        `with_options(access_token=session.token)`. `timeout` and `retry` override the client's
-        settings for this call.
+        `with_options(access_token=session.token)`. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -2107,6 +2254,7 @@ class CustomerPortalOrders(BlockingResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
 
@@ -2143,12 +2291,13 @@ class CustomerPortalOrganizations(BlockingResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerOrganizationData:
         """Send `GET /v1/customer-portal/organizations/{slug}` and return the `CustomerOrganizationData`.
 
         Path parameters (`slug`) are percent-encoded. Public: sends no access token (works on a
-        client built without one). `timeout` and `retry` override the client's settings for this
-        call.
+        client built without one). `timeout` (per network step), `retry` and `deadline` (the
+        whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -2158,7 +2307,9 @@ class CustomerPortalOrganizations(BlockingResource):
 
         API reference: https://polar.sh/docs/api-reference/customer-portal/organizations/get
         """
-        return self._core.call(OP_ORGANIZATIONS_GET, (slug,), (), None, None, timeout, retry)
+        return self._core.call(
+            OP_ORGANIZATIONS_GET, (slug,), (), None, None, timeout, retry, deadline
+        )
 
 
 class CustomerPortalOrganizationsWithRawResponse:
@@ -2192,6 +2343,7 @@ class CustomerPortalSubscriptions(BlockingResource):
         sorting: Sequence[CustomerSubscriptionSortProperty | str] | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Page[CustomerSubscription]:
         """List `CustomerSubscription` items a page at a time (`GET /v1/customer-portal/subscriptions/`).
 
@@ -2199,8 +2351,9 @@ class CustomerPortalSubscriptions(BlockingResource):
         iterating it walks every item of every page, one request per page. Query parameters left
         out (or None) are not sent; lists repeat the key. Authenticates with a customer or
         member session token (`polar_cst_...`/`polar_mst_...`, from `customer_sessions.create`):
-        use a client made with `with_options(access_token=session.token)`. `timeout` and `retry`
-        override the client's settings for this call.
+        use a client made with `with_options(access_token=session.token)`. `timeout` (per
+        network step), `retry` and `deadline` (the whole call) override the client's settings
+        for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -2222,6 +2375,7 @@ class CustomerPortalSubscriptions(BlockingResource):
             ),
             timeout,
             retry,
+            deadline,
         )
 
     def get(
@@ -2230,13 +2384,15 @@ class CustomerPortalSubscriptions(BlockingResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerSubscription:
         """Send `GET /v1/customer-portal/subscriptions/{id}` and return the `CustomerSubscription`.
 
         Path parameters (`id`) are percent-encoded. Authenticates with a customer or member
         session token (`polar_cst_...`/`polar_mst_...`, from `customer_sessions.create`): use a
-        client made with `with_options(access_token=session.token)`. `timeout` and `retry`
-        override the client's settings for this call.
+        client made with `with_options(access_token=session.token)`. `timeout` (per network
+        step), `retry` and `deadline` (the whole call) override the client's settings for this
+        call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -2246,7 +2402,9 @@ class CustomerPortalSubscriptions(BlockingResource):
 
         API reference: https://polar.sh/docs/api-reference/customer-portal/subscriptions/get
         """
-        return self._core.call(OP_SUBSCRIPTIONS_GET, (id,), (), None, None, timeout, retry)
+        return self._core.call(
+            OP_SUBSCRIPTIONS_GET, (id,), (), None, None, timeout, retry, deadline
+        )
 
     @overload
     def update(
@@ -2256,6 +2414,7 @@ class CustomerPortalSubscriptions(BlockingResource):
         product_id: str,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerSubscription: ...
     @overload
     def update(
@@ -2265,6 +2424,7 @@ class CustomerPortalSubscriptions(BlockingResource):
         seats: int,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerSubscription: ...
     @overload
     def update(
@@ -2276,6 +2436,7 @@ class CustomerPortalSubscriptions(BlockingResource):
         cancellation_comment: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerSubscription: ...
     @overload
     def update(
@@ -2286,6 +2447,7 @@ class CustomerPortalSubscriptions(BlockingResource):
         resumes_at: datetime | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerSubscription: ...
     @overload
     def update(
@@ -2295,6 +2457,7 @@ class CustomerPortalSubscriptions(BlockingResource):
         resume: Literal[True] | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerSubscription: ...
     @overload
     def update(
@@ -2304,6 +2467,7 @@ class CustomerPortalSubscriptions(BlockingResource):
         pending_update: None,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerSubscription: ...
     @overload
     def update(
@@ -2318,6 +2482,7 @@ class CustomerPortalSubscriptions(BlockingResource):
         | CustomerSubscriptionUpdateClear,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerSubscription: ...
     def update(
         self,
@@ -2341,6 +2506,7 @@ class CustomerPortalSubscriptions(BlockingResource):
         pending_update: NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerSubscription:
         """Send `PATCH /v1/customer-portal/subscriptions/{id}` and return the `CustomerSubscription`.
 
@@ -2351,8 +2517,8 @@ class CustomerPortalSubscriptions(BlockingResource):
         which the shape is chosen (fields that fit no single shape are refused before sending).
         Authenticates with a customer or member session token (`polar_cst_...`/`polar_mst_...`,
         from `customer_sessions.create`): use a client made with
-        `with_options(access_token=session.token)`. `timeout` and `retry` override the client's
-        settings for this call.
+        `with_options(access_token=session.token)`. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -2383,6 +2549,7 @@ class CustomerPortalSubscriptions(BlockingResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
     def cancel(
@@ -2391,13 +2558,15 @@ class CustomerPortalSubscriptions(BlockingResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerSubscription:
         """Send `DELETE /v1/customer-portal/subscriptions/{id}` and return the `CustomerSubscription`.
 
         Path parameters (`id`) are percent-encoded. Authenticates with a customer or member
         session token (`polar_cst_...`/`polar_mst_...`, from `customer_sessions.create`): use a
-        client made with `with_options(access_token=session.token)`. `timeout` and `retry`
-        override the client's settings for this call.
+        client made with `with_options(access_token=session.token)`. `timeout` (per network
+        step), `retry` and `deadline` (the whole call) override the client's settings for this
+        call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -2408,7 +2577,9 @@ class CustomerPortalSubscriptions(BlockingResource):
 
         API reference: https://polar.sh/docs/api-reference/customer-portal/subscriptions/cancel
         """
-        return self._core.call(OP_SUBSCRIPTIONS_CANCEL, (id,), (), None, None, timeout, retry)
+        return self._core.call(
+            OP_SUBSCRIPTIONS_CANCEL, (id,), (), None, None, timeout, retry, deadline
+        )
 
 
 class CustomerPortalSubscriptionsWithRawResponse:
@@ -2442,6 +2613,7 @@ class CustomerPortalWallets(BlockingResource):
         sorting: Sequence[CustomerWalletSortProperty | str] | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Page[CustomerWallet]:
         """List `CustomerWallet` items a page at a time (`GET /v1/customer-portal/wallets/`).
 
@@ -2449,8 +2621,9 @@ class CustomerPortalWallets(BlockingResource):
         iterating it walks every item of every page, one request per page. Query parameters left
         out (or None) are not sent; lists repeat the key. Authenticates with a customer or
         member session token (`polar_cst_...`/`polar_mst_...`, from `customer_sessions.create`):
-        use a client made with `with_options(access_token=session.token)`. `timeout` and `retry`
-        override the client's settings for this call.
+        use a client made with `with_options(access_token=session.token)`. `timeout` (per
+        network step), `retry` and `deadline` (the whole call) override the client's settings
+        for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -2469,6 +2642,7 @@ class CustomerPortalWallets(BlockingResource):
             ),
             timeout,
             retry,
+            deadline,
         )
 
     def get(
@@ -2477,13 +2651,15 @@ class CustomerPortalWallets(BlockingResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerWallet:
         """Send `GET /v1/customer-portal/wallets/{id}` and return the `CustomerWallet`.
 
         Path parameters (`id`) are percent-encoded. Authenticates with a customer or member
         session token (`polar_cst_...`/`polar_mst_...`, from `customer_sessions.create`): use a
-        client made with `with_options(access_token=session.token)`. `timeout` and `retry`
-        override the client's settings for this call.
+        client made with `with_options(access_token=session.token)`. `timeout` (per network
+        step), `retry` and `deadline` (the whole call) override the client's settings for this
+        call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -2493,7 +2669,7 @@ class CustomerPortalWallets(BlockingResource):
 
         API reference: https://polar.sh/docs/api-reference/customer-portal/wallets/get
         """
-        return self._core.call(OP_WALLETS_GET, (id,), (), None, None, timeout, retry)
+        return self._core.call(OP_WALLETS_GET, (id,), (), None, None, timeout, retry, deadline)
 
 
 class CustomerPortalWalletsWithRawResponse:

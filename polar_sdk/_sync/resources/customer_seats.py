@@ -58,6 +58,7 @@ class CustomerSeats(BlockingResource):
         immediate_claim: bool | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerSeat: ...
     @overload
     def assign_seat(
@@ -66,6 +67,7 @@ class CustomerSeats(BlockingResource):
         request: SeatAssign,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerSeat: ...
     def assign_seat(
         self,
@@ -82,12 +84,14 @@ class CustomerSeats(BlockingResource):
         immediate_claim: bool | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerSeat:
         """Send `POST /v1/customer-seats` and return the `CustomerSeat`.
 
         The body is a `SeatAssign`: pass it as `request=` or as keyword fields; optional fields
         left out are not sent. Needs a token with the `customer_seats:write` scope. `timeout`
-        and `retry` override the client's settings for this call.
+        (per network step), `retry` and `deadline` (the whole call) override the client's
+        settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -118,6 +122,7 @@ class CustomerSeats(BlockingResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
     def list_seats(
@@ -127,12 +132,13 @@ class CustomerSeats(BlockingResource):
         order_id: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> SeatsList:
         """Send `GET /v1/customer-seats` and return the `SeatsList`.
 
         Query parameters left out (or None) are not sent; lists repeat the key. Needs a token
-        with the `customer_seats:read` scope. `timeout` and `retry` override the client's
-        settings for this call.
+        with the `customer_seats:read` scope. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -155,6 +161,7 @@ class CustomerSeats(BlockingResource):
             None,
             timeout,
             retry,
+            deadline,
         )
 
     def revoke_seat(
@@ -163,12 +170,13 @@ class CustomerSeats(BlockingResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerSeat:
         """Send `DELETE /v1/customer-seats/{seat_id}` and return the `CustomerSeat`.
 
         Path parameters (`seat_id`) are percent-encoded. Needs a token with the
-        `customer_seats:write` scope. `timeout` and `retry` override the client's settings for
-        this call.
+        `customer_seats:write` scope. `timeout` (per network step), `retry` and `deadline` (the
+        whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -180,7 +188,7 @@ class CustomerSeats(BlockingResource):
 
         API reference: https://polar.sh/docs/api-reference/customer-seats/revoke-seat
         """
-        return self._core.call(OP_REVOKE_SEAT, (seat_id,), (), None, None, timeout, retry)
+        return self._core.call(OP_REVOKE_SEAT, (seat_id,), (), None, None, timeout, retry, deadline)
 
     def resend_invitation(
         self,
@@ -188,12 +196,13 @@ class CustomerSeats(BlockingResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerSeat:
         """Send `POST /v1/customer-seats/{seat_id}/resend` and return the `CustomerSeat`.
 
         Path parameters (`seat_id`) are percent-encoded. Needs a token with the
-        `customer_seats:write` scope. `timeout` and `retry` override the client's settings for
-        this call.
+        `customer_seats:write` scope. `timeout` (per network step), `retry` and `deadline` (the
+        whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -206,7 +215,9 @@ class CustomerSeats(BlockingResource):
 
         API reference: https://polar.sh/docs/api-reference/customer-seats/resend-invitation
         """
-        return self._core.call(OP_RESEND_INVITATION, (seat_id,), (), None, None, timeout, retry)
+        return self._core.call(
+            OP_RESEND_INVITATION, (seat_id,), (), None, None, timeout, retry, deadline
+        )
 
     def get_claim_info(
         self,
@@ -214,12 +225,13 @@ class CustomerSeats(BlockingResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> SeatClaimInfo:
         """Send `GET /v1/customer-seats/claim/{invitation_token}` and return the `SeatClaimInfo`.
 
         Path parameters (`invitation_token`) are percent-encoded. Public: sends no access token
-        (works on a client built without one). `timeout` and `retry` override the client's
-        settings for this call.
+        (works on a client built without one). `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -232,7 +244,7 @@ class CustomerSeats(BlockingResource):
         API reference: https://polar.sh/docs/api-reference/customer-seats/get-claim-info
         """
         return self._core.call(
-            OP_GET_CLAIM_INFO, (invitation_token,), (), None, None, timeout, retry
+            OP_GET_CLAIM_INFO, (invitation_token,), (), None, None, timeout, retry, deadline
         )
 
     @overload
@@ -242,6 +254,7 @@ class CustomerSeats(BlockingResource):
         invitation_token: str,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerSeatClaimResponse: ...
     @overload
     def claim_seat(
@@ -250,6 +263,7 @@ class CustomerSeats(BlockingResource):
         request: SeatClaim,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerSeatClaimResponse: ...
     def claim_seat(
         self,
@@ -258,12 +272,14 @@ class CustomerSeats(BlockingResource):
         invitation_token: str | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerSeatClaimResponse:
         """Send `POST /v1/customer-seats/claim` and return the `CustomerSeatClaimResponse`.
 
         The body is a `SeatClaim`: pass it as `request=` or as keyword fields; optional fields
         left out are not sent. Public: sends no access token (works on a client built without
-        one). `timeout` and `retry` override the client's settings for this call.
+        one). `timeout` (per network step), `retry` and `deadline` (the whole call) override the
+        client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -275,7 +291,14 @@ class CustomerSeats(BlockingResource):
         API reference: https://polar.sh/docs/api-reference/customer-seats/claim-seat
         """
         return self._core.call(
-            OP_CLAIM_SEAT, (), (), request, {"invitation_token": invitation_token}, timeout, retry
+            OP_CLAIM_SEAT,
+            (),
+            (),
+            request,
+            {"invitation_token": invitation_token},
+            timeout,
+            retry,
+            deadline,
         )
 
 

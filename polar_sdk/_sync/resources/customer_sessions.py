@@ -45,6 +45,7 @@ class CustomerSessions(BlockingResource):
         return_url: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerSession: ...
     @overload
     def create(
@@ -56,6 +57,7 @@ class CustomerSessions(BlockingResource):
         return_url: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerSession: ...
     @overload
     def create(
@@ -64,6 +66,7 @@ class CustomerSessions(BlockingResource):
         request: CustomerSessionCustomerIDCreate | CustomerSessionCustomerExternalIDCreate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerSession: ...
     def create(
         self,
@@ -78,14 +81,16 @@ class CustomerSessions(BlockingResource):
         external_customer_id: str | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerSession:
         """Send `POST /v1/customer-sessions/` and return the `CustomerSession`.
 
         The body is one of `CustomerSessionCustomerIDCreate`,
         `CustomerSessionCustomerExternalIDCreate`: pass it as `request=`, or as keyword fields,
         from which the shape is chosen (fields that fit no single shape are refused before
-        sending). Needs a token with the `customer_sessions:write` scope. `timeout` and `retry`
-        override the client's settings for this call.
+        sending). Needs a token with the `customer_sessions:write` scope. `timeout` (per network
+        step), `retry` and `deadline` (the whole call) override the client's settings for this
+        call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -108,6 +113,7 @@ class CustomerSessions(BlockingResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
 

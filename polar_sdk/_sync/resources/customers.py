@@ -96,14 +96,15 @@ class Customers(BlockingResource):
         | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Page[Customer]:
         """List `Customer` items a page at a time (`GET /v1/customers/`).
 
         Returns the first page (`.items`, `.pagination`, `has_next_page()`, `next_page()`);
         iterating it walks every item of every page, one request per page. Query parameters left
         out (or None) are not sent; lists repeat the key. Needs a token with the
-        `customers:read` or `customers:write` scope. `timeout` and `retry` override the client's
-        settings for this call.
+        `customers:read` or `customers:write` scope. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -127,6 +128,7 @@ class Customers(BlockingResource):
             ),
             timeout,
             retry,
+            deadline,
         )
 
     @overload
@@ -145,6 +147,7 @@ class Customers(BlockingResource):
         type: Literal["individual"] | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Customer: ...
     @overload
     def create(
@@ -162,6 +165,7 @@ class Customers(BlockingResource):
         email: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Customer: ...
     @overload
     def create(
@@ -170,6 +174,7 @@ class Customers(BlockingResource):
         request: CustomerIndividualCreate | CustomerTeamCreate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Customer: ...
     def create(
         self,
@@ -187,13 +192,15 @@ class Customers(BlockingResource):
         email: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Customer:
         """Send `POST /v1/customers/` and return the `Customer`.
 
         The body is one of `CustomerIndividualCreate`, `CustomerTeamCreate`: pass it as
         `request=`, or as keyword fields, from which the shape is chosen (fields that fit no
         single shape are refused before sending). Needs a token with the `customers:write`
-        scope. `timeout` and `retry` override the client's settings for this call.
+        scope. `timeout` (per network step), `retry` and `deadline` (the whole call) override
+        the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -221,6 +228,7 @@ class Customers(BlockingResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
     def export(
@@ -229,12 +237,13 @@ class Customers(BlockingResource):
         organization_id: str | Sequence[str] | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> str:
         """Send `GET /v1/customers/export` and return the CSV text.
 
         Query parameters left out (or None) are not sent; lists repeat the key. Needs a token
-        with the `customers:read` or `customers:write` scope. `timeout` and `retry` override the
-        client's settings for this call.
+        with the `customers:read` or `customers:write` scope. `timeout` (per network step),
+        `retry` and `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -243,7 +252,9 @@ class Customers(BlockingResource):
 
         API reference: https://polar.sh/docs/api-reference/customers/export
         """
-        return self._core.call(OP_EXPORT, (), (organization_id,), None, None, timeout, retry)
+        return self._core.call(
+            OP_EXPORT, (), (organization_id,), None, None, timeout, retry, deadline
+        )
 
     def get(
         self,
@@ -251,12 +262,13 @@ class Customers(BlockingResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Customer:
         """Send `GET /v1/customers/{id}` and return the `Customer`.
 
         Path parameters (`id`) are percent-encoded. Needs a token with the `customers:read` or
-        `customers:write` scope. `timeout` and `retry` override the client's settings for this
-        call.
+        `customers:write` scope. `timeout` (per network step), `retry` and `deadline` (the whole
+        call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -266,7 +278,7 @@ class Customers(BlockingResource):
 
         API reference: https://polar.sh/docs/api-reference/customers/get
         """
-        return self._core.call(OP_GET, (id,), (), None, None, timeout, retry)
+        return self._core.call(OP_GET, (id,), (), None, None, timeout, retry, deadline)
 
     @overload
     def update(
@@ -283,6 +295,7 @@ class Customers(BlockingResource):
         type: CustomerType | str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Customer: ...
     @overload
     def update(
@@ -292,6 +305,7 @@ class Customers(BlockingResource):
         request: CustomerUpdate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Customer: ...
     def update(
         self,
@@ -308,13 +322,14 @@ class Customers(BlockingResource):
         type: CustomerType | str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Customer:
         """Send `PATCH /v1/customers/{id}` and return the `Customer`.
 
         Path parameters (`id`) are percent-encoded. The body is a `CustomerUpdate`: pass it as
         `request=` or as keyword fields; optional fields left out are not sent. Needs a token
-        with the `customers:write` scope. `timeout` and `retry` override the client's settings
-        for this call.
+        with the `customers:write` scope. `timeout` (per network step), `retry` and `deadline`
+        (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -341,6 +356,7 @@ class Customers(BlockingResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
     def delete(
@@ -350,12 +366,14 @@ class Customers(BlockingResource):
         anonymize: bool | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> None:
         """Send `DELETE /v1/customers/{id}`; the answer has no body.
 
         Path parameters (`id`) are percent-encoded. Query parameters left out (or None) are not
         sent; lists repeat the key. Needs a token with the `customers:write` scope. `timeout`
-        and `retry` override the client's settings for this call.
+        (per network step), `retry` and `deadline` (the whole call) override the client's
+        settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -365,7 +383,7 @@ class Customers(BlockingResource):
 
         API reference: https://polar.sh/docs/api-reference/customers/delete
         """
-        return self._core.call(OP_DELETE, (id,), (anonymize,), None, None, timeout, retry)
+        return self._core.call(OP_DELETE, (id,), (anonymize,), None, None, timeout, retry, deadline)
 
     def get_external(
         self,
@@ -373,12 +391,13 @@ class Customers(BlockingResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Customer:
         """Send `GET /v1/customers/external/{external_id}` and return the `Customer`.
 
         Path parameters (`external_id`) are percent-encoded. Needs a token with the
-        `customers:read` or `customers:write` scope. `timeout` and `retry` override the client's
-        settings for this call.
+        `customers:read` or `customers:write` scope. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -388,7 +407,9 @@ class Customers(BlockingResource):
 
         API reference: https://polar.sh/docs/api-reference/customers/get-external
         """
-        return self._core.call(OP_GET_EXTERNAL, (external_id,), (), None, None, timeout, retry)
+        return self._core.call(
+            OP_GET_EXTERNAL, (external_id,), (), None, None, timeout, retry, deadline
+        )
 
     @overload
     def update_external(
@@ -403,6 +424,7 @@ class Customers(BlockingResource):
         locale: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Customer: ...
     @overload
     def update_external(
@@ -412,6 +434,7 @@ class Customers(BlockingResource):
         request: CustomerUpdateExternalID,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Customer: ...
     def update_external(
         self,
@@ -426,13 +449,15 @@ class Customers(BlockingResource):
         locale: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Customer:
         """Send `PATCH /v1/customers/external/{external_id}` and return the `Customer`.
 
         Path parameters (`external_id`) are percent-encoded. The body is a
         `CustomerUpdateExternalID`: pass it as `request=` or as keyword fields; optional fields
-        left out are not sent. Needs a token with the `customers:write` scope. `timeout` and
-        `retry` override the client's settings for this call.
+        left out are not sent. Needs a token with the `customers:write` scope. `timeout` (per
+        network step), `retry` and `deadline` (the whole call) override the client's settings
+        for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -457,6 +482,7 @@ class Customers(BlockingResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
     def delete_external(
@@ -466,12 +492,14 @@ class Customers(BlockingResource):
         anonymize: bool | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> None:
         """Send `DELETE /v1/customers/external/{external_id}`; the answer has no body.
 
         Path parameters (`external_id`) are percent-encoded. Query parameters left out (or None)
         are not sent; lists repeat the key. Needs a token with the `customers:write` scope.
-        `timeout` and `retry` override the client's settings for this call.
+        `timeout` (per network step), `retry` and `deadline` (the whole call) override the
+        client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -482,7 +510,7 @@ class Customers(BlockingResource):
         API reference: https://polar.sh/docs/api-reference/customers/delete-external
         """
         return self._core.call(
-            OP_DELETE_EXTERNAL, (external_id,), (anonymize,), None, None, timeout, retry
+            OP_DELETE_EXTERNAL, (external_id,), (anonymize,), None, None, timeout, retry, deadline
         )
 
     def get_state(
@@ -491,12 +519,13 @@ class Customers(BlockingResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerState:
         """Send `GET /v1/customers/{id}/state` and return the `CustomerState`.
 
         Path parameters (`id`) are percent-encoded. Needs a token with the `customers:read` or
-        `customers:write` scope. `timeout` and `retry` override the client's settings for this
-        call.
+        `customers:write` scope. `timeout` (per network step), `retry` and `deadline` (the whole
+        call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -506,7 +535,7 @@ class Customers(BlockingResource):
 
         API reference: https://polar.sh/docs/api-reference/customers/get-state
         """
-        return self._core.call(OP_GET_STATE, (id,), (), None, None, timeout, retry)
+        return self._core.call(OP_GET_STATE, (id,), (), None, None, timeout, retry, deadline)
 
     def get_state_external(
         self,
@@ -514,12 +543,13 @@ class Customers(BlockingResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> CustomerState:
         """Send `GET /v1/customers/external/{external_id}/state` and return the `CustomerState`.
 
         Path parameters (`external_id`) are percent-encoded. Needs a token with the
-        `customers:read` or `customers:write` scope. `timeout` and `retry` override the client's
-        settings for this call.
+        `customers:read` or `customers:write` scope. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -530,7 +560,7 @@ class Customers(BlockingResource):
         API reference: https://polar.sh/docs/api-reference/customers/get-state-external
         """
         return self._core.call(
-            OP_GET_STATE_EXTERNAL, (external_id,), (), None, None, timeout, retry
+            OP_GET_STATE_EXTERNAL, (external_id,), (), None, None, timeout, retry, deadline
         )
 
     def list_payment_methods(
@@ -541,6 +571,7 @@ class Customers(BlockingResource):
         limit: int | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Page[PaymentMethod]:
         """List `PaymentMethod` items a page at a time (`GET /v1/customers/{id}/payment-methods`).
 
@@ -548,7 +579,8 @@ class Customers(BlockingResource):
         iterating it walks every item of every page, one request per page. Path parameters
         (`id`) are percent-encoded. Query parameters left out (or None) are not sent; lists
         repeat the key. Needs a token with the `customers:read` or `customers:write` scope.
-        `timeout` and `retry` override the client's settings for this call.
+        `timeout` (per network step), `retry` and `deadline` (the whole call) override the
+        client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -567,6 +599,7 @@ class Customers(BlockingResource):
             ),
             timeout,
             retry,
+            deadline,
         )
 
     def list_payment_methods_external(
@@ -577,6 +610,7 @@ class Customers(BlockingResource):
         limit: int | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Page[PaymentMethod]:
         """List `PaymentMethod` items a page at a time (`GET /v1/customers/external/{external_id}/payment-methods`).
 
@@ -584,7 +618,8 @@ class Customers(BlockingResource):
         iterating it walks every item of every page, one request per page. Path parameters
         (`external_id`) are percent-encoded. Query parameters left out (or None) are not sent;
         lists repeat the key. Needs a token with the `customers:read` or `customers:write`
-        scope. `timeout` and `retry` override the client's settings for this call.
+        scope. `timeout` (per network step), `retry` and `deadline` (the whole call) override
+        the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -603,6 +638,7 @@ class Customers(BlockingResource):
             ),
             timeout,
             retry,
+            deadline,
         )
 
 
@@ -649,6 +685,7 @@ class CustomersMembers(BlockingResource):
         role: Literal["member", "billing_manager"] | str | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Member: ...
     @overload
     def create(
@@ -658,6 +695,7 @@ class CustomersMembers(BlockingResource):
         request: MemberCreateFromCustomer,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Member: ...
     def create(
         self,
@@ -670,13 +708,14 @@ class CustomersMembers(BlockingResource):
         role: Literal["member", "billing_manager"] | str | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Member:
         """Send `POST /v1/customers/{id}/members` and return the `Member`.
 
         Path parameters (`id`) are percent-encoded. The body is a `MemberCreateFromCustomer`:
         pass it as `request=` or as keyword fields; optional fields left out are not sent. Needs
-        a token with the `members:write` scope. `timeout` and `retry` override the client's
-        settings for this call.
+        a token with the `members:write` scope. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -695,6 +734,7 @@ class CustomersMembers(BlockingResource):
             {"email": email, "name": name, "external_id": external_id, "role": role},
             timeout,
             retry,
+            deadline,
         )
 
     @overload
@@ -709,6 +749,7 @@ class CustomersMembers(BlockingResource):
         role: Literal["member", "billing_manager"] | str | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Member: ...
     @overload
     def create_external(
@@ -719,6 +760,7 @@ class CustomersMembers(BlockingResource):
         request: MemberCreateFromCustomer,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Member: ...
     def create_external(
         self,
@@ -732,14 +774,16 @@ class CustomersMembers(BlockingResource):
         role: Literal["member", "billing_manager"] | str | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Member:
         """Send `POST /v1/customers/external/{external_id}/members` and return the `Member`.
 
         Path parameters (`path_external_id`) are percent-encoded. They are positional only: the
         body has fields of the same names, which are keywords. The body is a
         `MemberCreateFromCustomer`: pass it as `request=` or as keyword fields; optional fields
-        left out are not sent. Needs a token with the `members:write` scope. `timeout` and
-        `retry` override the client's settings for this call.
+        left out are not sent. Needs a token with the `members:write` scope. `timeout` (per
+        network step), `retry` and `deadline` (the whole call) override the client's settings
+        for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -759,6 +803,7 @@ class CustomersMembers(BlockingResource):
             {"email": email, "name": name, "external_id": external_id, "role": role},
             timeout,
             retry,
+            deadline,
         )
 
     def get(
@@ -768,12 +813,13 @@ class CustomersMembers(BlockingResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Member:
         """Send `GET /v1/customers/{id}/members/{member_id}` and return the `Member`.
 
         Path parameters (`id`, `member_id`) are percent-encoded. Needs a token with the
-        `members:read` or `members:write` scope. `timeout` and `retry` override the client's
-        settings for this call.
+        `members:read` or `members:write` scope. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -794,6 +840,7 @@ class CustomersMembers(BlockingResource):
             None,
             timeout,
             retry,
+            deadline,
         )
 
     @overload
@@ -807,6 +854,7 @@ class CustomersMembers(BlockingResource):
         role: MemberRole | str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Member: ...
     @overload
     def update(
@@ -817,6 +865,7 @@ class CustomersMembers(BlockingResource):
         request: MemberUpdate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Member: ...
     def update(
         self,
@@ -829,13 +878,14 @@ class CustomersMembers(BlockingResource):
         role: MemberRole | str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Member:
         """Send `PATCH /v1/customers/{id}/members/{member_id}` and return the `Member`.
 
         Path parameters (`id`, `member_id`) are percent-encoded. The body is a `MemberUpdate`:
         pass it as `request=` or as keyword fields; optional fields left out are not sent. Needs
-        a token with the `members:write` scope. `timeout` and `retry` override the client's
-        settings for this call.
+        a token with the `members:write` scope. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -856,6 +906,7 @@ class CustomersMembers(BlockingResource):
             {"name": name, "email": email, "role": role},
             timeout,
             retry,
+            deadline,
         )
 
     def delete(
@@ -865,12 +916,13 @@ class CustomersMembers(BlockingResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> None:
         """Send `DELETE /v1/customers/{id}/members/{member_id}`; the answer has no body.
 
         Path parameters (`id`, `member_id`) are percent-encoded. Needs a token with the
-        `members:write` scope. `timeout` and `retry` override the client's settings for this
-        call.
+        `members:write` scope. `timeout` (per network step), `retry` and `deadline` (the whole
+        call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -891,6 +943,7 @@ class CustomersMembers(BlockingResource):
             None,
             timeout,
             retry,
+            deadline,
         )
 
     def get_external(
@@ -900,12 +953,13 @@ class CustomersMembers(BlockingResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Member:
         """Send `GET /v1/customers/external/{external_id}/members/{member_external_id}` and return the `Member`.
 
         Path parameters (`external_id`, `member_external_id`) are percent-encoded. Needs a token
-        with the `members:read` or `members:write` scope. `timeout` and `retry` override the
-        client's settings for this call.
+        with the `members:read` or `members:write` scope. `timeout` (per network step), `retry`
+        and `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -927,6 +981,7 @@ class CustomersMembers(BlockingResource):
             None,
             timeout,
             retry,
+            deadline,
         )
 
     @overload
@@ -940,6 +995,7 @@ class CustomersMembers(BlockingResource):
         role: MemberRole | str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Member: ...
     @overload
     def update_external(
@@ -950,6 +1006,7 @@ class CustomersMembers(BlockingResource):
         request: MemberUpdate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Member: ...
     def update_external(
         self,
@@ -962,13 +1019,14 @@ class CustomersMembers(BlockingResource):
         role: MemberRole | str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Member:
         """Send `PATCH /v1/customers/external/{external_id}/members/{member_external_id}` and return the `Member`.
 
         Path parameters (`external_id`, `member_external_id`) are percent-encoded. The body is a
         `MemberUpdate`: pass it as `request=` or as keyword fields; optional fields left out are
-        not sent. Needs a token with the `members:write` scope. `timeout` and `retry` override
-        the client's settings for this call.
+        not sent. Needs a token with the `members:write` scope. `timeout` (per network step),
+        `retry` and `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -990,6 +1048,7 @@ class CustomersMembers(BlockingResource):
             {"name": name, "email": email, "role": role},
             timeout,
             retry,
+            deadline,
         )
 
     def delete_external(
@@ -999,12 +1058,13 @@ class CustomersMembers(BlockingResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> None:
         """Send `DELETE /v1/customers/external/{external_id}/members/{member_external_id}`; the answer has no body.
 
         Path parameters (`external_id`, `member_external_id`) are percent-encoded. Needs a token
-        with the `members:write` scope. `timeout` and `retry` override the client's settings for
-        this call.
+        with the `members:write` scope. `timeout` (per network step), `retry` and `deadline`
+        (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -1026,6 +1086,7 @@ class CustomersMembers(BlockingResource):
             None,
             timeout,
             retry,
+            deadline,
         )
 
 

@@ -58,14 +58,15 @@ class Discounts(BlockingResource):
         sorting: Sequence[DiscountSortProperty | str] | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Page[Discount]:
         """List `Discount` items a page at a time (`GET /v1/discounts/`).
 
         Returns the first page (`.items`, `.pagination`, `has_next_page()`, `next_page()`);
         iterating it walks every item of every page, one request per page. Query parameters left
         out (or None) are not sent; lists repeat the key. Needs a token with the
-        `discounts:read` or `discounts:write` scope. `timeout` and `retry` override the client's
-        settings for this call.
+        `discounts:read` or `discounts:write` scope. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -86,6 +87,7 @@ class Discounts(BlockingResource):
             ),
             timeout,
             retry,
+            deadline,
         )
 
     @overload
@@ -109,6 +111,7 @@ class Discounts(BlockingResource):
         amounts: dict[str, int] | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Discount: ...
     @overload
     def create(
@@ -129,6 +132,7 @@ class Discounts(BlockingResource):
         duration_in_months: int | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Discount: ...
     @overload
     def create(
@@ -137,6 +141,7 @@ class Discounts(BlockingResource):
         request: DiscountFixedCreate | DiscountPercentageCreate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Discount: ...
     def create(
         self,
@@ -160,13 +165,15 @@ class Discounts(BlockingResource):
         basis_points: int | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Discount:
         """Send `POST /v1/discounts/` and return the `Discount`.
 
         The body is one of `DiscountFixedCreate`, `DiscountPercentageCreate`: pass it as
         `request=`, or as keyword fields, from which the shape is chosen (fields that fit no
         single shape are refused before sending). Needs a token with the `discounts:write`
-        scope. `timeout` and `retry` override the client's settings for this call.
+        scope. `timeout` (per network step), `retry` and `deadline` (the whole call) override
+        the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -200,6 +207,7 @@ class Discounts(BlockingResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
     def get(
@@ -208,12 +216,13 @@ class Discounts(BlockingResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Discount:
         """Send `GET /v1/discounts/{id}` and return the `Discount`.
 
         Path parameters (`id`) are percent-encoded. Needs a token with the `discounts:read` or
-        `discounts:write` scope. `timeout` and `retry` override the client's settings for this
-        call.
+        `discounts:write` scope. `timeout` (per network step), `retry` and `deadline` (the whole
+        call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -223,7 +232,7 @@ class Discounts(BlockingResource):
 
         API reference: https://polar.sh/docs/api-reference/discounts/get
         """
-        return self._core.call(OP_GET, (id,), (), None, None, timeout, retry)
+        return self._core.call(OP_GET, (id,), (), None, None, timeout, retry, deadline)
 
     @overload
     def update(
@@ -247,6 +256,7 @@ class Discounts(BlockingResource):
         products: builtins.list[str] | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Discount: ...
     @overload
     def update(
@@ -256,6 +266,7 @@ class Discounts(BlockingResource):
         request: DiscountUpdate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Discount: ...
     def update(
         self,
@@ -279,13 +290,14 @@ class Discounts(BlockingResource):
         products: builtins.list[str] | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Discount:
         """Send `PATCH /v1/discounts/{id}` and return the `Discount`.
 
         Path parameters (`id`) are percent-encoded. The body is a `DiscountUpdate`: pass it as
         `request=` or as keyword fields; optional fields left out are not sent. Needs a token
-        with the `discounts:write` scope. `timeout` and `retry` override the client's settings
-        for this call.
+        with the `discounts:write` scope. `timeout` (per network step), `retry` and `deadline`
+        (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -319,6 +331,7 @@ class Discounts(BlockingResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
     def delete(
@@ -327,11 +340,13 @@ class Discounts(BlockingResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> None:
         """Send `DELETE /v1/discounts/{id}`; the answer has no body.
 
         Path parameters (`id`) are percent-encoded. Needs a token with the `discounts:write`
-        scope. `timeout` and `retry` override the client's settings for this call.
+        scope. `timeout` (per network step), `retry` and `deadline` (the whole call) override
+        the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -341,7 +356,7 @@ class Discounts(BlockingResource):
 
         API reference: https://polar.sh/docs/api-reference/discounts/delete
         """
-        return self._core.call(OP_DELETE, (id,), (), None, None, timeout, retry)
+        return self._core.call(OP_DELETE, (id,), (), None, None, timeout, retry, deadline)
 
 
 class DiscountsWithRawResponse:

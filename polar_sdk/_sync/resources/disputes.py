@@ -50,14 +50,15 @@ class Disputes(BlockingResource):
         sorting: Sequence[DisputeSortProperty | str] | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Page[Dispute]:
         """List `Dispute` items a page at a time (`GET /v1/disputes/`).
 
         Returns the first page (`.items`, `.pagination`, `has_next_page()`, `next_page()`);
         iterating it walks every item of every page, one request per page. Query parameters left
         out (or None) are not sent; lists repeat the key. Needs a token with the `disputes:read`
-        or `disputes:write` scope. `timeout` and `retry` override the client's settings for this
-        call.
+        or `disputes:write` scope. `timeout` (per network step), `retry` and `deadline` (the
+        whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -79,6 +80,7 @@ class Disputes(BlockingResource):
             ),
             timeout,
             retry,
+            deadline,
         )
 
     def get(
@@ -87,12 +89,13 @@ class Disputes(BlockingResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Dispute:
         """Send `GET /v1/disputes/{id}` and return the `Dispute`.
 
         Path parameters (`id`) are percent-encoded. Needs a token with the `disputes:read` or
-        `disputes:write` scope. `timeout` and `retry` override the client's settings for this
-        call.
+        `disputes:write` scope. `timeout` (per network step), `retry` and `deadline` (the whole
+        call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -102,7 +105,7 @@ class Disputes(BlockingResource):
 
         API reference: https://polar.sh/docs/api-reference/disputes/get
         """
-        return self._core.call(OP_GET, (id,), (), None, None, timeout, retry)
+        return self._core.call(OP_GET, (id,), (), None, None, timeout, retry, deadline)
 
     def accept(
         self,
@@ -110,11 +113,13 @@ class Disputes(BlockingResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Dispute:
         """Send `POST /v1/disputes/{id}/accept` and return the `Dispute`.
 
         Path parameters (`id`) are percent-encoded. Needs a token with the `disputes:write`
-        scope. `timeout` and `retry` override the client's settings for this call.
+        scope. `timeout` (per network step), `retry` and `deadline` (the whole call) override
+        the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -125,7 +130,7 @@ class Disputes(BlockingResource):
 
         API reference: https://polar.sh/docs/api-reference/disputes/accept
         """
-        return self._core.call(OP_ACCEPT, (id,), (), None, None, timeout, retry)
+        return self._core.call(OP_ACCEPT, (id,), (), None, None, timeout, retry, deadline)
 
 
 class DisputesWithRawResponse:

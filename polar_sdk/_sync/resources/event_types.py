@@ -55,14 +55,15 @@ class EventTypes(BlockingResource):
         sorting: Sequence[EventTypesSortProperty | str] | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Page[EventTypeWithStats]:
         """List `EventTypeWithStats` items a page at a time (`GET /v1/event-types/`).
 
         Returns the first page (`.items`, `.pagination`, `has_next_page()`, `next_page()`);
         iterating it walks every item of every page, one request per page. Query parameters left
         out (or None) are not sent; lists repeat the key. Needs a token with the `events:read`
-        or `events:write` scope. `timeout` and `retry` override the client's settings for this
-        call.
+        or `events:write` scope. `timeout` (per network step), `retry` and `deadline` (the whole
+        call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -88,6 +89,7 @@ class EventTypes(BlockingResource):
             ),
             timeout,
             retry,
+            deadline,
         )
 
     @overload
@@ -99,6 +101,7 @@ class EventTypes(BlockingResource):
         label_property_selector: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> EventType: ...
     @overload
     def update(
@@ -108,6 +111,7 @@ class EventTypes(BlockingResource):
         request: EventTypeUpdate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> EventType: ...
     def update(
         self,
@@ -118,13 +122,14 @@ class EventTypes(BlockingResource):
         label_property_selector: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> EventType:
         """Send `PATCH /v1/event-types/{id}` and return the `EventType`.
 
         Path parameters (`id`) are percent-encoded. The body is a `EventTypeUpdate`: pass it as
         `request=` or as keyword fields; optional fields left out are not sent. Needs a token
-        with the `events:write` scope. `timeout` and `retry` override the client's settings for
-        this call.
+        with the `events:write` scope. `timeout` (per network step), `retry` and `deadline` (the
+        whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -142,6 +147,7 @@ class EventTypes(BlockingResource):
             {"label": label, "label_property_selector": label_property_selector},
             timeout,
             retry,
+            deadline,
         )
 
 

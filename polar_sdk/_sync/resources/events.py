@@ -71,14 +71,15 @@ class Events(BlockingResource):
         | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Page[Event]:
         """List `Event` items a page at a time (`GET /v1/events/`).
 
         Returns the first page (`.items`, `.pagination`, `has_next_page()`, `next_page()`);
         iterating it walks every item of every page, one request per page. Query parameters left
         out (or None) are not sent; lists repeat the key. Needs a token with the `events:read`
-        or `events:write` scope. `timeout` and `retry` override the client's settings for this
-        call.
+        or `events:write` scope. `timeout` (per network step), `retry` and `deadline` (the whole
+        call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -110,6 +111,7 @@ class Events(BlockingResource):
             ),
             timeout,
             retry,
+            deadline,
         )
 
     def list_names(
@@ -125,14 +127,15 @@ class Events(BlockingResource):
         sorting: Sequence[EventNamesSortProperty | str] | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Page[EventName]:
         """List `EventName` items a page at a time (`GET /v1/events/names`).
 
         Returns the first page (`.items`, `.pagination`, `has_next_page()`, `next_page()`);
         iterating it walks every item of every page, one request per page. Query parameters left
         out (or None) are not sent; lists repeat the key. Needs a token with the `events:read`
-        or `events:write` scope. `timeout` and `retry` override the client's settings for this
-        call.
+        or `events:write` scope. `timeout` (per network step), `retry` and `deadline` (the whole
+        call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -156,6 +159,7 @@ class Events(BlockingResource):
             ),
             timeout,
             retry,
+            deadline,
         )
 
     def get(
@@ -164,12 +168,13 @@ class Events(BlockingResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Event:
         """Send `GET /v1/events/{id}` and return the `Event`.
 
         Path parameters (`id`) are percent-encoded. Needs a token with the `events:read` or
-        `events:write` scope. `timeout` and `retry` override the client's settings for this
-        call.
+        `events:write` scope. `timeout` (per network step), `retry` and `deadline` (the whole
+        call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -179,7 +184,7 @@ class Events(BlockingResource):
 
         API reference: https://polar.sh/docs/api-reference/events/get
         """
-        return self._core.call(OP_GET, (id,), (), None, None, timeout, retry)
+        return self._core.call(OP_GET, (id,), (), None, None, timeout, retry, deadline)
 
     @overload
     def ingest(
@@ -188,6 +193,7 @@ class Events(BlockingResource):
         events: builtins.list[EventCreate],
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> EventsIngestResponse: ...
     @overload
     def ingest(
@@ -196,6 +202,7 @@ class Events(BlockingResource):
         request: EventsIngest,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> EventsIngestResponse: ...
     def ingest(
         self,
@@ -204,12 +211,14 @@ class Events(BlockingResource):
         events: builtins.list[EventCreate] | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> EventsIngestResponse:
         """Send `POST /v1/events/ingest` and return the `EventsIngestResponse`.
 
         The body is a `EventsIngest`: pass it as `request=` or as keyword fields; optional
-        fields left out are not sent. Needs a token with the `events:write` scope. `timeout` and
-        `retry` override the client's settings for this call.
+        fields left out are not sent. Needs a token with the `events:write` scope. `timeout`
+        (per network step), `retry` and `deadline` (the whole call) override the client's
+        settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -218,7 +227,9 @@ class Events(BlockingResource):
 
         API reference: https://polar.sh/docs/api-reference/events/ingest
         """
-        return self._core.call(OP_INGEST, (), (), request, {"events": events}, timeout, retry)
+        return self._core.call(
+            OP_INGEST, (), (), request, {"events": events}, timeout, retry, deadline
+        )
 
 
 class EventsWithRawResponse:

@@ -58,13 +58,15 @@ class Files(BlockingResource):
         limit: int | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Page[FileRead]:
         """List `FileRead` items a page at a time (`GET /v1/files/`).
 
         Returns the first page (`.items`, `.pagination`, `has_next_page()`, `next_page()`);
         iterating it walks every item of every page, one request per page. Query parameters left
         out (or None) are not sent; lists repeat the key. Needs a token with the `files:read` or
-        `files:write` scope. `timeout` and `retry` override the client's settings for this call.
+        `files:write` scope. `timeout` (per network step), `retry` and `deadline` (the whole
+        call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -84,6 +86,7 @@ class Files(BlockingResource):
             ),
             timeout,
             retry,
+            deadline,
         )
 
     @overload
@@ -100,6 +103,7 @@ class Files(BlockingResource):
         version: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> FileUpload: ...
     @overload
     def create(
@@ -115,6 +119,7 @@ class Files(BlockingResource):
         version: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> FileUpload: ...
     @overload
     def create(
@@ -130,6 +135,7 @@ class Files(BlockingResource):
         version: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> FileUpload: ...
     @overload
     def create(
@@ -145,6 +151,7 @@ class Files(BlockingResource):
         version: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> FileUpload: ...
     @overload
     def create(
@@ -156,6 +163,7 @@ class Files(BlockingResource):
         | SupportCaseAttachmentFileCreate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> FileUpload: ...
     def create(
         self,
@@ -179,6 +187,7 @@ class Files(BlockingResource):
         version: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> FileUpload:
         """Send `POST /v1/files/` and return the `FileUpload`.
 
@@ -186,7 +195,8 @@ class Files(BlockingResource):
         `OrganizationAvatarFileCreate`, `SupportCaseAttachmentFileCreate`: pass it as
         `request=`, or as keyword fields, from which the shape is chosen (fields that fit no
         single shape are refused before sending). Needs a token with the `files:write` scope.
-        `timeout` and `retry` override the client's settings for this call.
+        `timeout` (per network step), `retry` and `deadline` (the whole call) override the
+        client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -212,6 +222,7 @@ class Files(BlockingResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
     @overload
@@ -225,6 +236,7 @@ class Files(BlockingResource):
         parts: builtins.list[S3FileUploadCompletedPart],
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> FileRead: ...
     @overload
     def uploaded(
@@ -235,6 +247,7 @@ class Files(BlockingResource):
         request: FileUploadCompleted,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> FileRead: ...
     def uploaded(
         self,
@@ -247,14 +260,15 @@ class Files(BlockingResource):
         parts: builtins.list[S3FileUploadCompletedPart] | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> FileRead:
         """Send `POST /v1/files/{id}/uploaded` and return the `FileRead`.
 
         Path parameters (`path_id`) are percent-encoded. They are positional only: the body has
         fields of the same names, which are keywords. The body is a `FileUploadCompleted`: pass
         it as `request=` or as keyword fields; optional fields left out are not sent. Needs a
-        token with the `files:write` scope. `timeout` and `retry` override the client's settings
-        for this call.
+        token with the `files:write` scope. `timeout` (per network step), `retry` and `deadline`
+        (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -273,6 +287,7 @@ class Files(BlockingResource):
             {"id": id, "path": path, "parts": parts},
             timeout,
             retry,
+            deadline,
         )
 
     @overload
@@ -284,6 +299,7 @@ class Files(BlockingResource):
         version: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> FileRead: ...
     @overload
     def update(
@@ -293,6 +309,7 @@ class Files(BlockingResource):
         request: FilePatch,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> FileRead: ...
     def update(
         self,
@@ -303,13 +320,14 @@ class Files(BlockingResource):
         version: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> FileRead:
         """Send `PATCH /v1/files/{id}` and return the `FileRead`.
 
         Path parameters (`id`) are percent-encoded. The body is a `FilePatch`: pass it as
         `request=` or as keyword fields; optional fields left out are not sent. Needs a token
-        with the `files:write` scope. `timeout` and `retry` override the client's settings for
-        this call.
+        with the `files:write` scope. `timeout` (per network step), `retry` and `deadline` (the
+        whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -321,7 +339,14 @@ class Files(BlockingResource):
         API reference: https://polar.sh/docs/api-reference/files/update
         """
         return self._core.call(
-            OP_UPDATE, (id,), (), request, {"name": name, "version": version}, timeout, retry
+            OP_UPDATE,
+            (id,),
+            (),
+            request,
+            {"name": name, "version": version},
+            timeout,
+            retry,
+            deadline,
         )
 
     def delete(
@@ -330,11 +355,13 @@ class Files(BlockingResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> None:
         """Send `DELETE /v1/files/{id}`; the answer has no body.
 
         Path parameters (`id`) are percent-encoded. Needs a token with the `files:write` scope.
-        `timeout` and `retry` override the client's settings for this call.
+        `timeout` (per network step), `retry` and `deadline` (the whole call) override the
+        client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -345,7 +372,7 @@ class Files(BlockingResource):
 
         API reference: https://polar.sh/docs/api-reference/files/delete
         """
-        return self._core.call(OP_DELETE, (id,), (), None, None, timeout, retry)
+        return self._core.call(OP_DELETE, (id,), (), None, None, timeout, retry, deadline)
 
 
 class FilesWithRawResponse:

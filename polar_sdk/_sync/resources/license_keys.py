@@ -64,14 +64,15 @@ class LicenseKeys(BlockingResource):
         limit: int | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Page[LicenseKeyRead]:
         """List `LicenseKeyRead` items a page at a time (`GET /v1/license-keys/`).
 
         Returns the first page (`.items`, `.pagination`, `has_next_page()`, `next_page()`);
         iterating it walks every item of every page, one request per page. Query parameters left
         out (or None) are not sent; lists repeat the key. Needs a token with the
-        `license_keys:read` or `license_keys:write` scope. `timeout` and `retry` override the
-        client's settings for this call.
+        `license_keys:read` or `license_keys:write` scope. `timeout` (per network step), `retry`
+        and `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -94,6 +95,7 @@ class LicenseKeys(BlockingResource):
             ),
             timeout,
             retry,
+            deadline,
         )
 
     def get(
@@ -102,12 +104,13 @@ class LicenseKeys(BlockingResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> LicenseKeyWithActivations:
         """Send `GET /v1/license-keys/{id}` and return the `LicenseKeyWithActivations`.
 
         Path parameters (`id`) are percent-encoded. Needs a token with the `license_keys:read`
-        or `license_keys:write` scope. `timeout` and `retry` override the client's settings for
-        this call.
+        or `license_keys:write` scope. `timeout` (per network step), `retry` and `deadline` (the
+        whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -118,7 +121,7 @@ class LicenseKeys(BlockingResource):
 
         API reference: https://polar.sh/docs/api-reference/license-keys/get
         """
-        return self._core.call(OP_GET, (id,), (), None, None, timeout, retry)
+        return self._core.call(OP_GET, (id,), (), None, None, timeout, retry, deadline)
 
     @overload
     def update(
@@ -132,6 +135,7 @@ class LicenseKeys(BlockingResource):
         expires_at: datetime | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> LicenseKeyRead: ...
     @overload
     def update(
@@ -141,6 +145,7 @@ class LicenseKeys(BlockingResource):
         request: LicenseKeyUpdate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> LicenseKeyRead: ...
     def update(
         self,
@@ -154,13 +159,14 @@ class LicenseKeys(BlockingResource):
         expires_at: datetime | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> LicenseKeyRead:
         """Send `PATCH /v1/license-keys/{id}` and return the `LicenseKeyRead`.
 
         Path parameters (`id`) are percent-encoded. The body is a `LicenseKeyUpdate`: pass it as
         `request=` or as keyword fields; optional fields left out are not sent. Needs a token
-        with the `license_keys:write` scope. `timeout` and `retry` override the client's
-        settings for this call.
+        with the `license_keys:write` scope. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -185,6 +191,7 @@ class LicenseKeys(BlockingResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
     def get_activation(
@@ -194,12 +201,13 @@ class LicenseKeys(BlockingResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> LicenseKeyActivationRead:
         """Send `GET /v1/license-keys/{id}/activations/{activation_id}` and return the `LicenseKeyActivationRead`.
 
         Path parameters (`id`, `activation_id`) are percent-encoded. Needs a token with the
-        `license_keys:read` or `license_keys:write` scope. `timeout` and `retry` override the
-        client's settings for this call.
+        `license_keys:read` or `license_keys:write` scope. `timeout` (per network step), `retry`
+        and `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -221,6 +229,7 @@ class LicenseKeys(BlockingResource):
             None,
             timeout,
             retry,
+            deadline,
         )
 
     @overload
@@ -236,6 +245,7 @@ class LicenseKeys(BlockingResource):
         conditions: dict[str, str | int | float | bool] | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> ValidatedLicenseKey: ...
     @overload
     def validate(
@@ -244,6 +254,7 @@ class LicenseKeys(BlockingResource):
         request: LicenseKeyValidate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> ValidatedLicenseKey: ...
     def validate(
         self,
@@ -258,12 +269,14 @@ class LicenseKeys(BlockingResource):
         conditions: dict[str, str | int | float | bool] | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> ValidatedLicenseKey:
         """Send `POST /v1/license-keys/validate` and return the `ValidatedLicenseKey`.
 
         The body is a `LicenseKeyValidate`: pass it as `request=` or as keyword fields; optional
         fields left out are not sent. Needs a token with the `license_keys:write` scope.
-        `timeout` and `retry` override the client's settings for this call.
+        `timeout` (per network step), `retry` and `deadline` (the whole call) override the
+        client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -289,6 +302,7 @@ class LicenseKeys(BlockingResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
     @overload
@@ -302,6 +316,7 @@ class LicenseKeys(BlockingResource):
         meta: dict[str, str | int | float | bool] | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> LicenseKeyActivationRead: ...
     @overload
     def activate(
@@ -310,6 +325,7 @@ class LicenseKeys(BlockingResource):
         request: LicenseKeyActivate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> LicenseKeyActivationRead: ...
     def activate(
         self,
@@ -322,12 +338,14 @@ class LicenseKeys(BlockingResource):
         meta: dict[str, str | int | float | bool] | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> LicenseKeyActivationRead:
         """Send `POST /v1/license-keys/activate` and return the `LicenseKeyActivationRead`.
 
         The body is a `LicenseKeyActivate`: pass it as `request=` or as keyword fields; optional
         fields left out are not sent. Needs a token with the `license_keys:write` scope.
-        `timeout` and `retry` override the client's settings for this call.
+        `timeout` (per network step), `retry` and `deadline` (the whole call) override the
+        client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -352,6 +370,7 @@ class LicenseKeys(BlockingResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
     @overload
@@ -363,6 +382,7 @@ class LicenseKeys(BlockingResource):
         activation_id: str,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> None: ...
     @overload
     def deactivate(
@@ -371,6 +391,7 @@ class LicenseKeys(BlockingResource):
         request: LicenseKeyDeactivate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> None: ...
     def deactivate(
         self,
@@ -381,12 +402,14 @@ class LicenseKeys(BlockingResource):
         activation_id: str | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> None:
         """Send `POST /v1/license-keys/deactivate`; the answer has no body.
 
         The body is a `LicenseKeyDeactivate`: pass it as `request=` or as keyword fields;
         optional fields left out are not sent. Needs a token with the `license_keys:write`
-        scope. `timeout` and `retry` override the client's settings for this call.
+        scope. `timeout` (per network step), `retry` and `deadline` (the whole call) override
+        the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -404,6 +427,7 @@ class LicenseKeys(BlockingResource):
             {"key": key, "organization_id": organization_id, "activation_id": activation_id},
             timeout,
             retry,
+            deadline,
         )
 
 

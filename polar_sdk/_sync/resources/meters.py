@@ -65,14 +65,15 @@ class Meters(BlockingResource):
         | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Page[Meter]:
         """List `Meter` items a page at a time (`GET /v1/meters/`).
 
         Returns the first page (`.items`, `.pagination`, `has_next_page()`, `next_page()`);
         iterating it walks every item of every page, one request per page. Query parameters left
         out (or None) are not sent; lists repeat the key. Needs a token with the `meters:read`
-        or `meters:write` scope. `timeout` and `retry` override the client's settings for this
-        call.
+        or `meters:write` scope. `timeout` (per network step), `retry` and `deadline` (the whole
+        call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -95,6 +96,7 @@ class Meters(BlockingResource):
             ),
             timeout,
             retry,
+            deadline,
         )
 
     @overload
@@ -111,6 +113,7 @@ class Meters(BlockingResource):
         organization_id: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Meter: ...
     @overload
     def create(
@@ -119,6 +122,7 @@ class Meters(BlockingResource):
         request: MeterCreate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Meter: ...
     def create(
         self,
@@ -134,12 +138,14 @@ class Meters(BlockingResource):
         organization_id: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Meter:
         """Send `POST /v1/meters/` and return the `Meter`.
 
         The body is a `MeterCreate`: pass it as `request=` or as keyword fields; optional fields
-        left out are not sent. Needs a token with the `meters:write` scope. `timeout` and
-        `retry` override the client's settings for this call.
+        left out are not sent. Needs a token with the `meters:write` scope. `timeout` (per
+        network step), `retry` and `deadline` (the whole call) override the client's settings
+        for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -165,6 +171,7 @@ class Meters(BlockingResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
     def get(
@@ -173,12 +180,13 @@ class Meters(BlockingResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Meter:
         """Send `GET /v1/meters/{id}` and return the `Meter`.
 
         Path parameters (`id`) are percent-encoded. Needs a token with the `meters:read` or
-        `meters:write` scope. `timeout` and `retry` override the client's settings for this
-        call.
+        `meters:write` scope. `timeout` (per network step), `retry` and `deadline` (the whole
+        call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -188,7 +196,7 @@ class Meters(BlockingResource):
 
         API reference: https://polar.sh/docs/api-reference/meters/get
         """
-        return self._core.call(OP_GET, (id,), (), None, None, timeout, retry)
+        return self._core.call(OP_GET, (id,), (), None, None, timeout, retry, deadline)
 
     @overload
     def update(
@@ -205,6 +213,7 @@ class Meters(BlockingResource):
         is_archived: bool | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Meter: ...
     @overload
     def update(
@@ -214,6 +223,7 @@ class Meters(BlockingResource):
         request: MeterUpdate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Meter: ...
     def update(
         self,
@@ -230,13 +240,14 @@ class Meters(BlockingResource):
         is_archived: bool | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Meter:
         """Send `PATCH /v1/meters/{id}` and return the `Meter`.
 
         Path parameters (`id`) are percent-encoded. The body is a `MeterUpdate`: pass it as
         `request=` or as keyword fields; optional fields left out are not sent. Needs a token
-        with the `meters:write` scope. `timeout` and `retry` override the client's settings for
-        this call.
+        with the `meters:write` scope. `timeout` (per network step), `retry` and `deadline` (the
+        whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -263,6 +274,7 @@ class Meters(BlockingResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
     def quantities(
@@ -883,12 +895,14 @@ class Meters(BlockingResource):
         | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> MeterQuantities:
         """Send `GET /v1/meters/{id}/quantities` and return the `MeterQuantities`.
 
         Path parameters (`id`) are percent-encoded. Query parameters left out (or None) are not
         sent; lists repeat the key. Needs a token with the `meters:read` or `meters:write`
-        scope. `timeout` and `retry` override the client's settings for this call.
+        scope. `timeout` (per network step), `retry` and `deadline` (the whole call) override
+        the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -915,6 +929,7 @@ class Meters(BlockingResource):
             None,
             timeout,
             retry,
+            deadline,
         )
 
 

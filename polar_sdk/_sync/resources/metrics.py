@@ -668,12 +668,13 @@ class Metrics(BlockingResource):
         metrics: Sequence[str] | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> MetricsResponse:
         """Send `GET /v1/metrics/` and return the `MetricsResponse`.
 
         Query parameters left out (or None) are not sent; lists repeat the key. Needs a token
-        with the `metrics:read` scope. `timeout` and `retry` override the client's settings for
-        this call.
+        with the `metrics:read` scope. `timeout` (per network step), `retry` and `deadline` (the
+        whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -700,6 +701,7 @@ class Metrics(BlockingResource):
             None,
             timeout,
             retry,
+            deadline,
         )
 
     def export(
@@ -1321,12 +1323,13 @@ class Metrics(BlockingResource):
         metrics: Sequence[str] | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> str:
         """Send `GET /v1/metrics/export` and return the CSV text.
 
         Query parameters left out (or None) are not sent; lists repeat the key. Needs a token
-        with the `metrics:read` scope. `timeout` and `retry` override the client's settings for
-        this call.
+        with the `metrics:read` scope. `timeout` (per network step), `retry` and `deadline` (the
+        whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -1353,6 +1356,7 @@ class Metrics(BlockingResource):
             None,
             timeout,
             retry,
+            deadline,
         )
 
     def limits(
@@ -1360,11 +1364,12 @@ class Metrics(BlockingResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> MetricsLimits:
         """Send `GET /v1/metrics/limits` and return the `MetricsLimits`.
 
-        Needs a token with the `metrics:read` scope. `timeout` and `retry` override the client's
-        settings for this call.
+        Needs a token with the `metrics:read` scope. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -1372,7 +1377,7 @@ class Metrics(BlockingResource):
 
         API reference: https://polar.sh/docs/api-reference/metrics/limits
         """
-        return self._core.call(OP_LIMITS, (), (), None, None, timeout, retry)
+        return self._core.call(OP_LIMITS, (), (), None, None, timeout, retry, deadline)
 
     def list_dashboards(
         self,
@@ -1380,12 +1385,13 @@ class Metrics(BlockingResource):
         organization_id: str | Sequence[str] | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> builtins.list[MetricDashboardSchema]:
         """Send `GET /v1/metrics/dashboards` and return the `builtins.list[MetricDashboardSchema]`.
 
         Query parameters left out (or None) are not sent; lists repeat the key. Needs a token
-        with the `metrics:read` scope. `timeout` and `retry` override the client's settings for
-        this call.
+        with the `metrics:read` scope. `timeout` (per network step), `retry` and `deadline` (the
+        whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -1395,7 +1401,7 @@ class Metrics(BlockingResource):
         API reference: https://polar.sh/docs/api-reference/metrics/list-dashboards
         """
         return self._core.call(
-            OP_LIST_DASHBOARDS, (), (organization_id,), None, None, timeout, retry
+            OP_LIST_DASHBOARDS, (), (organization_id,), None, None, timeout, retry, deadline
         )
 
     @overload
@@ -1407,6 +1413,7 @@ class Metrics(BlockingResource):
         organization_id: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> MetricDashboardSchema: ...
     @overload
     def create_dashboard(
@@ -1415,6 +1422,7 @@ class Metrics(BlockingResource):
         request: MetricDashboardCreate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> MetricDashboardSchema: ...
     def create_dashboard(
         self,
@@ -1425,12 +1433,14 @@ class Metrics(BlockingResource):
         organization_id: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> MetricDashboardSchema:
         """Send `POST /v1/metrics/dashboards` and return the `MetricDashboardSchema`.
 
         The body is a `MetricDashboardCreate`: pass it as `request=` or as keyword fields;
         optional fields left out are not sent. Needs a token with the `metrics:write` scope.
-        `timeout` and `retry` override the client's settings for this call.
+        `timeout` (per network step), `retry` and `deadline` (the whole call) override the
+        client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -1447,6 +1457,7 @@ class Metrics(BlockingResource):
             {"name": name, "metrics": metrics, "organization_id": organization_id},
             timeout,
             retry,
+            deadline,
         )
 
     def get_dashboard(
@@ -1455,11 +1466,13 @@ class Metrics(BlockingResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> MetricDashboardSchema:
         """Send `GET /v1/metrics/dashboards/{id}` and return the `MetricDashboardSchema`.
 
         Path parameters (`id`) are percent-encoded. Needs a token with the `metrics:read` scope.
-        `timeout` and `retry` override the client's settings for this call.
+        `timeout` (per network step), `retry` and `deadline` (the whole call) override the
+        client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -1468,7 +1481,7 @@ class Metrics(BlockingResource):
 
         API reference: https://polar.sh/docs/api-reference/metrics/get-dashboard
         """
-        return self._core.call(OP_GET_DASHBOARD, (id,), (), None, None, timeout, retry)
+        return self._core.call(OP_GET_DASHBOARD, (id,), (), None, None, timeout, retry, deadline)
 
     @overload
     def update_dashboard(
@@ -1479,6 +1492,7 @@ class Metrics(BlockingResource):
         metrics: builtins.list[str] | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> MetricDashboardSchema: ...
     @overload
     def update_dashboard(
@@ -1488,6 +1502,7 @@ class Metrics(BlockingResource):
         request: MetricDashboardUpdate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> MetricDashboardSchema: ...
     def update_dashboard(
         self,
@@ -1498,13 +1513,14 @@ class Metrics(BlockingResource):
         metrics: builtins.list[str] | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> MetricDashboardSchema:
         """Send `PATCH /v1/metrics/dashboards/{id}` and return the `MetricDashboardSchema`.
 
         Path parameters (`id`) are percent-encoded. The body is a `MetricDashboardUpdate`: pass
         it as `request=` or as keyword fields; optional fields left out are not sent. Needs a
-        token with the `metrics:write` scope. `timeout` and `retry` override the client's
-        settings for this call.
+        token with the `metrics:write` scope. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -1521,6 +1537,7 @@ class Metrics(BlockingResource):
             {"name": name, "metrics": metrics},
             timeout,
             retry,
+            deadline,
         )
 
     def delete_dashboard(
@@ -1529,11 +1546,13 @@ class Metrics(BlockingResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> None:
         """Send `DELETE /v1/metrics/dashboards/{id}`; the answer has no body.
 
         Path parameters (`id`) are percent-encoded. Needs a token with the `metrics:write`
-        scope. `timeout` and `retry` override the client's settings for this call.
+        scope. `timeout` (per network step), `retry` and `deadline` (the whole call) override
+        the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -1542,7 +1561,7 @@ class Metrics(BlockingResource):
 
         API reference: https://polar.sh/docs/api-reference/metrics/delete-dashboard
         """
-        return self._core.call(OP_DELETE_DASHBOARD, (id,), (), None, None, timeout, retry)
+        return self._core.call(OP_DELETE_DASHBOARD, (id,), (), None, None, timeout, retry, deadline)
 
 
 class MetricsWithRawResponse:

@@ -65,11 +65,12 @@ class Oauth2(BlockingResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> ResponseOauth2Authorize:
         """Send `GET /v1/oauth2/authorize` and return the `ResponseOauth2Authorize`.
 
-        Needs an organization or personal access token. `timeout` and `retry` override the
-        client's settings for this call.
+        Needs an organization or personal access token. `timeout` (per network step), `retry`
+        and `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -77,7 +78,7 @@ class Oauth2(BlockingResource):
 
         API reference: https://polar.sh/docs/api-reference/oauth2/authorize
         """
-        return self._core.call(OP_AUTHORIZE, (), (), None, None, timeout, retry)
+        return self._core.call(OP_AUTHORIZE, (), (), None, None, timeout, retry, deadline)
 
     @overload
     def request_token(
@@ -90,6 +91,7 @@ class Oauth2(BlockingResource):
         redirect_uri: str,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> TokenResponse: ...
     @overload
     def request_token(
@@ -101,6 +103,7 @@ class Oauth2(BlockingResource):
         refresh_token: str,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> TokenResponse: ...
     @overload
     def request_token(
@@ -115,6 +118,7 @@ class Oauth2(BlockingResource):
         scope: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> TokenResponse: ...
     @overload
     def request_token(
@@ -123,6 +127,7 @@ class Oauth2(BlockingResource):
         request: AuthorizationCodeTokenRequest | RefreshTokenRequest | WebTokenRequest,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> TokenResponse: ...
     def request_token(
         self,
@@ -146,6 +151,7 @@ class Oauth2(BlockingResource):
         scope: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> TokenResponse:
         """Send `POST /v1/oauth2/token` and return the `TokenResponse`.
 
@@ -153,7 +159,8 @@ class Oauth2(BlockingResource):
         `WebTokenRequest`: pass it as `request=`, or as keyword fields, from which the shape is
         chosen (fields that fit no single shape are refused before sending). It is sent
         form-encoded. Public: sends no access token (works on a client built without one).
-        `timeout` and `retry` override the client's settings for this call.
+        `timeout` (per network step), `retry` and `deadline` (the whole call) override the
+        client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -180,6 +187,7 @@ class Oauth2(BlockingResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
     @overload
@@ -195,6 +203,7 @@ class Oauth2(BlockingResource):
         | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> RevokeTokenResponse: ...
     @overload
     def revoke_token(
@@ -203,6 +212,7 @@ class Oauth2(BlockingResource):
         request: RevokeTokenRequest,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> RevokeTokenResponse: ...
     def revoke_token(
         self,
@@ -217,13 +227,14 @@ class Oauth2(BlockingResource):
         client_secret: str | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> RevokeTokenResponse:
         """Send `POST /v1/oauth2/revoke` and return the `RevokeTokenResponse`.
 
         The body is a `RevokeTokenRequest`: pass it as `request=` or as keyword fields; optional
         fields left out are not sent. It is sent form-encoded. Public: sends no access token
-        (works on a client built without one). `timeout` and `retry` override the client's
-        settings for this call.
+        (works on a client built without one). `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -244,6 +255,7 @@ class Oauth2(BlockingResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
     @overload
@@ -259,6 +271,7 @@ class Oauth2(BlockingResource):
         | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> IntrospectTokenResponse: ...
     @overload
     def introspect_token(
@@ -267,6 +280,7 @@ class Oauth2(BlockingResource):
         request: IntrospectTokenRequest,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> IntrospectTokenResponse: ...
     def introspect_token(
         self,
@@ -281,13 +295,14 @@ class Oauth2(BlockingResource):
         client_secret: str | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> IntrospectTokenResponse:
         """Send `POST /v1/oauth2/introspect` and return the `IntrospectTokenResponse`.
 
         The body is a `IntrospectTokenRequest`: pass it as `request=` or as keyword fields;
         optional fields left out are not sent. It is sent form-encoded. Public: sends no access
-        token (works on a client built without one). `timeout` and `retry` override the client's
-        settings for this call.
+        token (works on a client built without one). `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -308,6 +323,7 @@ class Oauth2(BlockingResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
     def userinfo(
@@ -315,11 +331,12 @@ class Oauth2(BlockingResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> ResponseOauth2Userinfo:
         """Send `GET /v1/oauth2/userinfo` and return the `ResponseOauth2Userinfo`.
 
-        Needs an organization or personal access token. `timeout` and `retry` override the
-        client's settings for this call.
+        Needs an organization or personal access token. `timeout` (per network step), `retry`
+        and `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -327,7 +344,7 @@ class Oauth2(BlockingResource):
 
         API reference: https://polar.sh/docs/api-reference/oauth2/userinfo
         """
-        return self._core.call(OP_USERINFO, (), (), None, None, timeout, retry)
+        return self._core.call(OP_USERINFO, (), (), None, None, timeout, retry, deadline)
 
 
 class Oauth2WithRawResponse:
@@ -374,6 +391,7 @@ class Oauth2Clients(BlockingResource):
         default_sub_type: SubType | str | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> OAuth2ClientRegistration: ...
     @overload
     def create_client(
@@ -382,6 +400,7 @@ class Oauth2Clients(BlockingResource):
         request: OAuth2ClientConfiguration,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> OAuth2ClientRegistration: ...
     def create_client(
         self,
@@ -403,13 +422,14 @@ class Oauth2Clients(BlockingResource):
         default_sub_type: SubType | str | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> OAuth2ClientRegistration:
         """Send `POST /v1/oauth2/register` and return the `OAuth2ClientRegistration`.
 
         The body is a `OAuth2ClientConfiguration`: pass it as `request=` or as keyword fields;
         optional fields left out are not sent. Sends the client's token when it has one, and
-        also works on a client built without one. `timeout` and `retry` override the client's
-        settings for this call.
+        also works on a client built without one. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -438,6 +458,7 @@ class Oauth2Clients(BlockingResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
     def get_client(
@@ -446,11 +467,13 @@ class Oauth2Clients(BlockingResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> OAuth2ClientRegistration:
         """Send `GET /v1/oauth2/register/{client_id}` and return the `OAuth2ClientRegistration`.
 
         Path parameters (`client_id`) are percent-encoded. Needs an organization or personal
-        access token. `timeout` and `retry` override the client's settings for this call.
+        access token. `timeout` (per network step), `retry` and `deadline` (the whole call)
+        override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -459,7 +482,9 @@ class Oauth2Clients(BlockingResource):
 
         API reference: https://polar.sh/docs/api-reference/oauth2/clients/get-client
         """
-        return self._core.call(OP_CLIENTS_GET_CLIENT, (client_id,), (), None, None, timeout, retry)
+        return self._core.call(
+            OP_CLIENTS_GET_CLIENT, (client_id,), (), None, None, timeout, retry, deadline
+        )
 
     @overload
     def update_client(
@@ -484,6 +509,7 @@ class Oauth2Clients(BlockingResource):
         default_sub_type: SubType | str | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> OAuth2ClientRegistration: ...
     @overload
     def update_client(
@@ -494,6 +520,7 @@ class Oauth2Clients(BlockingResource):
         request: OAuth2ClientConfigurationUpdate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> OAuth2ClientRegistration: ...
     def update_client(
         self,
@@ -518,6 +545,7 @@ class Oauth2Clients(BlockingResource):
         client_id: str | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> OAuth2ClientRegistration:
         """Send `PUT /v1/oauth2/register/{client_id}` and return the `OAuth2ClientRegistration`.
 
@@ -525,7 +553,8 @@ class Oauth2Clients(BlockingResource):
         body has fields of the same names, which are keywords. The body is a
         `OAuth2ClientConfigurationUpdate`: pass it as `request=` or as keyword fields; optional
         fields left out are not sent. Needs an organization or personal access token. `timeout`
-        and `retry` override the client's settings for this call.
+        (per network step), `retry` and `deadline` (the whole call) override the client's
+        settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -555,6 +584,7 @@ class Oauth2Clients(BlockingResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
     def delete_client(
@@ -563,11 +593,13 @@ class Oauth2Clients(BlockingResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> None:
         """Send `DELETE /v1/oauth2/register/{client_id}`; the answer has no body.
 
         Path parameters (`client_id`) are percent-encoded. Needs an organization or personal
-        access token. `timeout` and `retry` override the client's settings for this call.
+        access token. `timeout` (per network step), `retry` and `deadline` (the whole call)
+        override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -577,7 +609,7 @@ class Oauth2Clients(BlockingResource):
         API reference: https://polar.sh/docs/api-reference/oauth2/clients/delete-client
         """
         return self._core.call(
-            OP_CLIENTS_DELETE_CLIENT, (client_id,), (), None, None, timeout, retry
+            OP_CLIENTS_DELETE_CLIENT, (client_id,), (), None, None, timeout, retry, deadline
         )
 
 

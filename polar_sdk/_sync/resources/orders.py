@@ -82,13 +82,15 @@ class Orders(BlockingResource):
         | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Page[Order]:
         """List `Order` items a page at a time (`GET /v1/orders/`).
 
         Returns the first page (`.items`, `.pagination`, `has_next_page()`, `next_page()`);
         iterating it walks every item of every page, one request per page. Query parameters left
         out (or None) are not sent; lists repeat the key. Needs a token with the `orders:read`
-        scope. `timeout` and `retry` override the client's settings for this call.
+        scope. `timeout` (per network step), `retry` and `deadline` (the whole call) override
+        the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -119,6 +121,7 @@ class Orders(BlockingResource):
             ),
             timeout,
             retry,
+            deadline,
         )
 
     @overload
@@ -135,6 +138,7 @@ class Orders(BlockingResource):
         description: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Order: ...
     @overload
     def create(
@@ -143,6 +147,7 @@ class Orders(BlockingResource):
         request: OrderCreate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Order: ...
     def create(
         self,
@@ -158,12 +163,14 @@ class Orders(BlockingResource):
         description: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Order:
         """Send `POST /v1/orders/` and return the `Order`.
 
         The body is a `OrderCreate`: pass it as `request=` or as keyword fields; optional fields
-        left out are not sent. Needs a token with the `orders:write` scope. `timeout` and
-        `retry` override the client's settings for this call.
+        left out are not sent. Needs a token with the `orders:write` scope. `timeout` (per
+        network step), `retry` and `deadline` (the whole call) override the client's settings
+        for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -189,6 +196,7 @@ class Orders(BlockingResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
     def export(
@@ -207,12 +215,13 @@ class Orders(BlockingResource):
         | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> str:
         """Send `GET /v1/orders/export` and return the CSV text.
 
         Query parameters left out (or None) are not sent; lists repeat the key. Needs a token
-        with the `orders:read` scope. `timeout` and `retry` override the client's settings for
-        this call.
+        with the `orders:read` scope. `timeout` (per network step), `retry` and `deadline` (the
+        whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -237,6 +246,7 @@ class Orders(BlockingResource):
             None,
             timeout,
             retry,
+            deadline,
         )
 
     def get(
@@ -245,11 +255,13 @@ class Orders(BlockingResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Order:
         """Send `GET /v1/orders/{id}` and return the `Order`.
 
         Path parameters (`id`) are percent-encoded. Needs a token with the `orders:read` scope.
-        `timeout` and `retry` override the client's settings for this call.
+        `timeout` (per network step), `retry` and `deadline` (the whole call) override the
+        client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -259,7 +271,7 @@ class Orders(BlockingResource):
 
         API reference: https://polar.sh/docs/api-reference/orders/get
         """
-        return self._core.call(OP_GET, (id,), (), None, None, timeout, retry)
+        return self._core.call(OP_GET, (id,), (), None, None, timeout, retry, deadline)
 
     @overload
     def update(
@@ -270,6 +282,7 @@ class Orders(BlockingResource):
         billing_address: AddressInput | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Order: ...
     @overload
     def update(
@@ -279,6 +292,7 @@ class Orders(BlockingResource):
         request: OrderUpdate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Order: ...
     def update(
         self,
@@ -289,13 +303,14 @@ class Orders(BlockingResource):
         billing_address: AddressInput | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Order:
         """Send `PATCH /v1/orders/{id}` and return the `Order`.
 
         Path parameters (`id`) are percent-encoded. The body is a `OrderUpdate`: pass it as
         `request=` or as keyword fields; optional fields left out are not sent. Needs a token
-        with the `orders:write` scope. `timeout` and `retry` override the client's settings for
-        this call.
+        with the `orders:write` scope. `timeout` (per network step), `retry` and `deadline` (the
+        whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -313,6 +328,7 @@ class Orders(BlockingResource):
             {"billing_name": billing_name, "billing_address": billing_address},
             timeout,
             retry,
+            deadline,
         )
 
     @overload
@@ -323,6 +339,7 @@ class Orders(BlockingResource):
         payment_method_id: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Order: ...
     @overload
     def finalize(
@@ -332,6 +349,7 @@ class Orders(BlockingResource):
         request: OrderFinalize,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Order: ...
     def finalize(
         self,
@@ -341,13 +359,14 @@ class Orders(BlockingResource):
         payment_method_id: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Order:
         """Send `POST /v1/orders/{id}/finalize` and return the `Order`.
 
         Path parameters (`id`) are percent-encoded. The body is a `OrderFinalize`: pass it as
         `request=` or as keyword fields; optional fields left out are not sent. Needs a token
-        with the `orders:write` scope. `timeout` and `retry` override the client's settings for
-        this call.
+        with the `orders:write` scope. `timeout` (per network step), `retry` and `deadline` (the
+        whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -368,6 +387,7 @@ class Orders(BlockingResource):
             {"payment_method_id": payment_method_id},
             timeout,
             retry,
+            deadline,
         )
 
     def generate_invoice(
@@ -376,11 +396,13 @@ class Orders(BlockingResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> None:
         """Send `POST /v1/orders/{id}/invoice`; the answer has no body.
 
         Path parameters (`id`) are percent-encoded. Needs a token with the `orders:read` scope.
-        `timeout` and `retry` override the client's settings for this call.
+        `timeout` (per network step), `retry` and `deadline` (the whole call) override the
+        client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -391,7 +413,7 @@ class Orders(BlockingResource):
 
         API reference: https://polar.sh/docs/api-reference/orders/generate-invoice
         """
-        return self._core.call(OP_GENERATE_INVOICE, (id,), (), None, None, timeout, retry)
+        return self._core.call(OP_GENERATE_INVOICE, (id,), (), None, None, timeout, retry, deadline)
 
     def invoice(
         self,
@@ -399,11 +421,13 @@ class Orders(BlockingResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> OrderInvoice:
         """Send `GET /v1/orders/{id}/invoice` and return the `OrderInvoice`.
 
         Path parameters (`id`) are percent-encoded. Needs a token with the `orders:read` scope.
-        `timeout` and `retry` override the client's settings for this call.
+        `timeout` (per network step), `retry` and `deadline` (the whole call) override the
+        client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -413,7 +437,7 @@ class Orders(BlockingResource):
 
         API reference: https://polar.sh/docs/api-reference/orders/invoice
         """
-        return self._core.call(OP_INVOICE, (id,), (), None, None, timeout, retry)
+        return self._core.call(OP_INVOICE, (id,), (), None, None, timeout, retry, deadline)
 
     def receipt(
         self,
@@ -421,12 +445,14 @@ class Orders(BlockingResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> OrderReceipt | None:
         """Send `GET /v1/orders/{id}/receipt` and return the `OrderReceipt | None`.
 
         Returns None when the server answers 202 (accepted, not ready yet). Path parameters
-        (`id`) are percent-encoded. Needs a token with the `orders:read` scope. `timeout` and
-        `retry` override the client's settings for this call.
+        (`id`) are percent-encoded. Needs a token with the `orders:read` scope. `timeout` (per
+        network step), `retry` and `deadline` (the whole call) override the client's settings
+        for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -436,7 +462,7 @@ class Orders(BlockingResource):
 
         API reference: https://polar.sh/docs/api-reference/orders/receipt
         """
-        return self._core.call(OP_RECEIPT, (id,), (), None, None, timeout, retry)
+        return self._core.call(OP_RECEIPT, (id,), (), None, None, timeout, retry, deadline)
 
 
 class OrdersWithRawResponse:

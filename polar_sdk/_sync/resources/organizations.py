@@ -62,14 +62,15 @@ class Organizations(BlockingResource):
         sorting: Sequence[OrganizationSortProperty | str] | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Page[Organization]:
         """List `Organization` items a page at a time (`GET /v1/organizations/`).
 
         Returns the first page (`.items`, `.pagination`, `has_next_page()`, `next_page()`);
         iterating it walks every item of every page, one request per page. Query parameters left
         out (or None) are not sent; lists repeat the key. Needs a token with the
-        `organizations:read` or `organizations:write` scope. `timeout` and `retry` override the
-        client's settings for this call.
+        `organizations:read` or `organizations:write` scope. `timeout` (per network step),
+        `retry` and `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -89,6 +90,7 @@ class Organizations(BlockingResource):
             ),
             timeout,
             retry,
+            deadline,
         )
 
     @overload
@@ -112,6 +114,7 @@ class Organizations(BlockingResource):
         default_tax_behavior: TaxBehaviorOption | str | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Organization: ...
     @overload
     def create(
@@ -120,6 +123,7 @@ class Organizations(BlockingResource):
         request: OrganizationCreate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Organization: ...
     def create(
         self,
@@ -142,12 +146,14 @@ class Organizations(BlockingResource):
         default_tax_behavior: TaxBehaviorOption | str | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Organization:
         """Send `POST /v1/organizations/` and return the `Organization`.
 
         The body is a `OrganizationCreate`: pass it as `request=` or as keyword fields; optional
         fields left out are not sent. Needs a token with the `organizations:write` scope.
-        `timeout` and `retry` override the client's settings for this call.
+        `timeout` (per network step), `retry` and `deadline` (the whole call) override the
+        client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -181,6 +187,7 @@ class Organizations(BlockingResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
     def get(
@@ -189,12 +196,13 @@ class Organizations(BlockingResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Organization:
         """Send `GET /v1/organizations/{id}` and return the `Organization`.
 
         Path parameters (`id`) are percent-encoded. Needs a token with the `organizations:read`
-        or `organizations:write` scope. `timeout` and `retry` override the client's settings for
-        this call.
+        or `organizations:write` scope. `timeout` (per network step), `retry` and `deadline`
+        (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -204,7 +212,7 @@ class Organizations(BlockingResource):
 
         API reference: https://polar.sh/docs/api-reference/organizations/get
         """
-        return self._core.call(OP_GET, (id,), (), None, None, timeout, retry)
+        return self._core.call(OP_GET, (id,), (), None, None, timeout, retry, deadline)
 
     @overload
     def update(
@@ -229,6 +237,7 @@ class Organizations(BlockingResource):
         sso_enforced: bool | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Organization: ...
     @overload
     def update(
@@ -238,6 +247,7 @@ class Organizations(BlockingResource):
         request: OrganizationUpdate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Organization: ...
     def update(
         self,
@@ -262,13 +272,14 @@ class Organizations(BlockingResource):
         sso_enforced: bool | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Organization:
         """Send `PATCH /v1/organizations/{id}` and return the `Organization`.
 
         Path parameters (`id`) are percent-encoded. The body is a `OrganizationUpdate`: pass it
         as `request=` or as keyword fields; optional fields left out are not sent. Needs a token
-        with the `organizations:write` scope. `timeout` and `retry` override the client's
-        settings for this call.
+        with the `organizations:write` scope. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -305,6 +316,7 @@ class Organizations(BlockingResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
 

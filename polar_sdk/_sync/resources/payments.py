@@ -53,13 +53,15 @@ class Payments(BlockingResource):
         sorting: Sequence[PaymentSortProperty | str] | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Page[Payment]:
         """List `Payment` items a page at a time (`GET /v1/payments/`).
 
         Returns the first page (`.items`, `.pagination`, `has_next_page()`, `next_page()`);
         iterating it walks every item of every page, one request per page. Query parameters left
         out (or None) are not sent; lists repeat the key. Needs a token with the `payments:read`
-        scope. `timeout` and `retry` override the client's settings for this call.
+        scope. `timeout` (per network step), `retry` and `deadline` (the whole call) override
+        the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -85,6 +87,7 @@ class Payments(BlockingResource):
             ),
             timeout,
             retry,
+            deadline,
         )
 
     def get(
@@ -93,11 +96,13 @@ class Payments(BlockingResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Payment:
         """Send `GET /v1/payments/{id}` and return the `Payment`.
 
         Path parameters (`id`) are percent-encoded. Needs a token with the `payments:read`
-        scope. `timeout` and `retry` override the client's settings for this call.
+        scope. `timeout` (per network step), `retry` and `deadline` (the whole call) override
+        the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -107,7 +112,7 @@ class Payments(BlockingResource):
 
         API reference: https://polar.sh/docs/api-reference/payments/get
         """
-        return self._core.call(OP_GET, (id,), (), None, None, timeout, retry)
+        return self._core.call(OP_GET, (id,), (), None, None, timeout, retry, deadline)
 
 
 class PaymentsWithRawResponse:

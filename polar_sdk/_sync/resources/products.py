@@ -70,14 +70,15 @@ class Products(BlockingResource):
         | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Page[Product]:
         """List `Product` items a page at a time (`GET /v1/products/`).
 
         Returns the first page (`.items`, `.pagination`, `has_next_page()`, `next_page()`);
         iterating it walks every item of every page, one request per page. Query parameters left
         out (or None) are not sent; lists repeat the key. Needs a token with the `products:read`
-        or `products:write` scope. `timeout` and `retry` override the client's settings for this
-        call.
+        or `products:write` scope. `timeout` (per network step), `retry` and `deadline` (the
+        whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -104,6 +105,7 @@ class Products(BlockingResource):
             ),
             timeout,
             retry,
+            deadline,
         )
 
     @overload
@@ -126,6 +128,7 @@ class Products(BlockingResource):
         meter_interval_count: int | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Product: ...
     @overload
     def create(
@@ -143,6 +146,7 @@ class Products(BlockingResource):
         recurring_interval_count: NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Product: ...
     @overload
     def create(
@@ -151,6 +155,7 @@ class Products(BlockingResource):
         request: ProductCreateRecurring | ProductCreateOneTime,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Product: ...
     def create(
         self,
@@ -172,13 +177,15 @@ class Products(BlockingResource):
         meter_interval_count: int | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Product:
         """Send `POST /v1/products/` and return the `Product`.
 
         The body is one of `ProductCreateRecurring`, `ProductCreateOneTime`: pass it as
         `request=`, or as keyword fields, from which the shape is chosen (fields that fit no
         single shape are refused before sending). Needs a token with the `products:write` scope.
-        `timeout` and `retry` override the client's settings for this call.
+        `timeout` (per network step), `retry` and `deadline` (the whole call) override the
+        client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -210,6 +217,7 @@ class Products(BlockingResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
     def get(
@@ -218,12 +226,13 @@ class Products(BlockingResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Product:
         """Send `GET /v1/products/{id}` and return the `Product`.
 
         Path parameters (`id`) are percent-encoded. Needs a token with the `products:read` or
-        `products:write` scope. `timeout` and `retry` override the client's settings for this
-        call.
+        `products:write` scope. `timeout` (per network step), `retry` and `deadline` (the whole
+        call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -233,7 +242,7 @@ class Products(BlockingResource):
 
         API reference: https://polar.sh/docs/api-reference/products/get
         """
-        return self._core.call(OP_GET, (id,), (), None, None, timeout, retry)
+        return self._core.call(OP_GET, (id,), (), None, None, timeout, retry, deadline)
 
     @overload
     def update(
@@ -256,6 +265,7 @@ class Products(BlockingResource):
         | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Product: ...
     @overload
     def update(
@@ -265,6 +275,7 @@ class Products(BlockingResource):
         request: ProductUpdate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Product: ...
     def update(
         self,
@@ -287,13 +298,14 @@ class Products(BlockingResource):
         | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Product:
         """Send `PATCH /v1/products/{id}` and return the `Product`.
 
         Path parameters (`id`) are percent-encoded. The body is a `ProductUpdate`: pass it as
         `request=` or as keyword fields; optional fields left out are not sent. Needs a token
-        with the `products:write` scope. `timeout` and `retry` override the client's settings
-        for this call.
+        with the `products:write` scope. `timeout` (per network step), `retry` and `deadline`
+        (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -325,6 +337,7 @@ class Products(BlockingResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
     @overload
@@ -335,6 +348,7 @@ class Products(BlockingResource):
         benefits: builtins.list[str],
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Product: ...
     @overload
     def update_benefits(
@@ -344,6 +358,7 @@ class Products(BlockingResource):
         request: ProductBenefitsUpdate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Product: ...
     def update_benefits(
         self,
@@ -353,13 +368,14 @@ class Products(BlockingResource):
         benefits: builtins.list[str] | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Product:
         """Send `POST /v1/products/{id}/benefits` and return the `Product`.
 
         Path parameters (`id`) are percent-encoded. The body is a `ProductBenefitsUpdate`: pass
         it as `request=` or as keyword fields; optional fields left out are not sent. Needs a
-        token with the `products:write` scope. `timeout` and `retry` override the client's
-        settings for this call.
+        token with the `products:write` scope. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -371,7 +387,7 @@ class Products(BlockingResource):
         API reference: https://polar.sh/docs/api-reference/products/update-benefits
         """
         return self._core.call(
-            OP_UPDATE_BENEFITS, (id,), (), request, {"benefits": benefits}, timeout, retry
+            OP_UPDATE_BENEFITS, (id,), (), request, {"benefits": benefits}, timeout, retry, deadline
         )
 
 

@@ -53,14 +53,15 @@ class Refunds(BlockingResource):
         sorting: Sequence[RefundSortProperty | str] | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Page[Refund]:
         """List `Refund` items a page at a time (`GET /v1/refunds/`).
 
         Returns the first page (`.items`, `.pagination`, `has_next_page()`, `next_page()`);
         iterating it walks every item of every page, one request per page. Query parameters left
         out (or None) are not sent; lists repeat the key. Needs a token with the `refunds:read`
-        or `refunds:write` scope. `timeout` and `retry` override the client's settings for this
-        call.
+        or `refunds:write` scope. `timeout` (per network step), `retry` and `deadline` (the
+        whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -86,6 +87,7 @@ class Refunds(BlockingResource):
             ),
             timeout,
             retry,
+            deadline,
         )
 
     @overload
@@ -108,6 +110,7 @@ class Refunds(BlockingResource):
         revoke_benefits: bool | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Refund: ...
     @overload
     def create(
@@ -116,6 +119,7 @@ class Refunds(BlockingResource):
         request: RefundCreate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Refund: ...
     def create(
         self,
@@ -138,12 +142,14 @@ class Refunds(BlockingResource):
         revoke_benefits: bool | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Refund:
         """Send `POST /v1/refunds/` and return the `Refund`.
 
         The body is a `RefundCreate`: pass it as `request=` or as keyword fields; optional
         fields left out are not sent. Needs a token with the `refunds:write` scope. `timeout`
-        and `retry` override the client's settings for this call.
+        (per network step), `retry` and `deadline` (the whole call) override the client's
+        settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -168,6 +174,7 @@ class Refunds(BlockingResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
 

@@ -90,14 +90,15 @@ class Subscriptions(BlockingResource):
         | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Page[Subscription]:
         """List `Subscription` items a page at a time (`GET /v1/subscriptions/`).
 
         Returns the first page (`.items`, `.pagination`, `has_next_page()`, `next_page()`);
         iterating it walks every item of every page, one request per page. Query parameters left
         out (or None) are not sent; lists repeat the key. Needs a token with the
-        `subscriptions:read` or `subscriptions:write` scope. `timeout` and `retry` override the
-        client's settings for this call.
+        `subscriptions:read` or `subscriptions:write` scope. `timeout` (per network step),
+        `retry` and `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -130,6 +131,7 @@ class Subscriptions(BlockingResource):
             ),
             timeout,
             retry,
+            deadline,
         )
 
     @overload
@@ -141,6 +143,7 @@ class Subscriptions(BlockingResource):
         metadata: dict[str, str | int | float | bool] | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Subscription: ...
     @overload
     def create(
@@ -151,6 +154,7 @@ class Subscriptions(BlockingResource):
         metadata: dict[str, str | int | float | bool] | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Subscription: ...
     @overload
     def create(
@@ -159,6 +163,7 @@ class Subscriptions(BlockingResource):
         request: SubscriptionCreateCustomer | SubscriptionCreateExternalCustomer,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Subscription: ...
     def create(
         self,
@@ -170,14 +175,15 @@ class Subscriptions(BlockingResource):
         external_customer_id: str | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Subscription:
         """Send `POST /v1/subscriptions/` and return the `Subscription`.
 
         The body is one of `SubscriptionCreateCustomer`, `SubscriptionCreateExternalCustomer`:
         pass it as `request=`, or as keyword fields, from which the shape is chosen (fields that
         fit no single shape are refused before sending). Needs a token with the
-        `subscriptions:write` scope. `timeout` and `retry` override the client's settings for
-        this call.
+        `subscriptions:write` scope. `timeout` (per network step), `retry` and `deadline` (the
+        whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -199,6 +205,7 @@ class Subscriptions(BlockingResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
     def export(
@@ -222,12 +229,14 @@ class Subscriptions(BlockingResource):
         | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> str:
         """Send `GET /v1/subscriptions/export` and return the CSV text.
 
         Query parameters left out (or None) are not sent; lists repeat the key. Needs a token
-        with the `subscriptions:read` or `subscriptions:write` scope. `timeout` and `retry`
-        override the client's settings for this call.
+        with the `subscriptions:read` or `subscriptions:write` scope. `timeout` (per network
+        step), `retry` and `deadline` (the whole call) override the client's settings for this
+        call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -253,6 +262,7 @@ class Subscriptions(BlockingResource):
             None,
             timeout,
             retry,
+            deadline,
         )
 
     def get(
@@ -261,12 +271,13 @@ class Subscriptions(BlockingResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Subscription:
         """Send `GET /v1/subscriptions/{id}` and return the `Subscription`.
 
         Path parameters (`id`) are percent-encoded. Needs a token with the `subscriptions:read`
-        or `subscriptions:write` scope. `timeout` and `retry` override the client's settings for
-        this call.
+        or `subscriptions:write` scope. `timeout` (per network step), `retry` and `deadline`
+        (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -276,7 +287,7 @@ class Subscriptions(BlockingResource):
 
         API reference: https://polar.sh/docs/api-reference/subscriptions/get
         """
-        return self._core.call(OP_GET, (id,), (), None, None, timeout, retry)
+        return self._core.call(OP_GET, (id,), (), None, None, timeout, retry, deadline)
 
     @overload
     def update(
@@ -290,6 +301,7 @@ class Subscriptions(BlockingResource):
         trial_end: datetime | Literal["now"] | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Subscription: ...
     @overload
     def update(
@@ -300,6 +312,7 @@ class Subscriptions(BlockingResource):
         proration_behavior: SubscriptionProrationBehavior | str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Subscription: ...
     @overload
     def update(
@@ -309,6 +322,7 @@ class Subscriptions(BlockingResource):
         current_billing_period_end: datetime,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Subscription: ...
     @overload
     def update(
@@ -323,6 +337,7 @@ class Subscriptions(BlockingResource):
         customer_cancellation_comment: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Subscription: ...
     @overload
     def update(
@@ -337,6 +352,7 @@ class Subscriptions(BlockingResource):
         revoke: Literal[True] | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Subscription: ...
     @overload
     def update(
@@ -347,6 +363,7 @@ class Subscriptions(BlockingResource):
         resumes_at: datetime | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Subscription: ...
     @overload
     def update(
@@ -356,6 +373,7 @@ class Subscriptions(BlockingResource):
         resume: Literal[True] | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Subscription: ...
     @overload
     def update(
@@ -365,6 +383,7 @@ class Subscriptions(BlockingResource):
         pending_update: None,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Subscription: ...
     @overload
     def update(
@@ -381,6 +400,7 @@ class Subscriptions(BlockingResource):
         | SubscriptionUpdateClear,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Subscription: ...
     def update(
         self,
@@ -415,6 +435,7 @@ class Subscriptions(BlockingResource):
         pending_update: NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Subscription:
         """Send `PATCH /v1/subscriptions/{id}` and return the `Subscription`.
 
@@ -423,8 +444,8 @@ class Subscriptions(BlockingResource):
         `SubscriptionRevoke`, `SubscriptionPause`, `SubscriptionResume`,
         `SubscriptionUpdateClear`: pass it as `request=`, or as keyword fields, from which the
         shape is chosen (fields that fit no single shape are refused before sending). Needs a
-        token with the `subscriptions:write` scope. `timeout` and `retry` override the client's
-        settings for this call.
+        token with the `subscriptions:write` scope. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -461,6 +482,7 @@ class Subscriptions(BlockingResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
     def revoke(
@@ -469,11 +491,13 @@ class Subscriptions(BlockingResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Subscription:
         """Send `DELETE /v1/subscriptions/{id}` and return the `Subscription`.
 
         Path parameters (`id`) are percent-encoded. Needs a token with the `subscriptions:write`
-        scope. `timeout` and `retry` override the client's settings for this call.
+        scope. `timeout` (per network step), `retry` and `deadline` (the whole call) override
+        the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -485,7 +509,7 @@ class Subscriptions(BlockingResource):
 
         API reference: https://polar.sh/docs/api-reference/subscriptions/revoke
         """
-        return self._core.call(OP_REVOKE, (id,), (), None, None, timeout, retry)
+        return self._core.call(OP_REVOKE, (id,), (), None, None, timeout, retry, deadline)
 
 
 class SubscriptionsWithRawResponse:

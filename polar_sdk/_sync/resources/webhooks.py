@@ -57,14 +57,15 @@ class Webhooks(BlockingResource):
         limit: int | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Page[WebhookEndpoint]:
         """List `WebhookEndpoint` items a page at a time (`GET /v1/webhooks/endpoints`).
 
         Returns the first page (`.items`, `.pagination`, `has_next_page()`, `next_page()`);
         iterating it walks every item of every page, one request per page. Query parameters left
         out (or None) are not sent; lists repeat the key. Needs a token with the `webhooks:read`
-        or `webhooks:write` scope. `timeout` and `retry` override the client's settings for this
-        call.
+        or `webhooks:write` scope. `timeout` (per network step), `retry` and `deadline` (the
+        whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -83,6 +84,7 @@ class Webhooks(BlockingResource):
             ),
             timeout,
             retry,
+            deadline,
         )
 
     @overload
@@ -96,6 +98,7 @@ class Webhooks(BlockingResource):
         organization_id: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> WebhookEndpoint: ...
     @overload
     def create_webhook_endpoint(
@@ -104,6 +107,7 @@ class Webhooks(BlockingResource):
         request: WebhookEndpointCreate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> WebhookEndpoint: ...
     def create_webhook_endpoint(
         self,
@@ -116,12 +120,14 @@ class Webhooks(BlockingResource):
         organization_id: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> WebhookEndpoint:
         """Send `POST /v1/webhooks/endpoints` and return the `WebhookEndpoint`.
 
         The body is a `WebhookEndpointCreate`: pass it as `request=` or as keyword fields;
         optional fields left out are not sent. Needs a token with the `webhooks:write` scope.
-        `timeout` and `retry` override the client's settings for this call.
+        `timeout` (per network step), `retry` and `deadline` (the whole call) override the
+        client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -144,6 +150,7 @@ class Webhooks(BlockingResource):
             },
             timeout,
             retry,
+            deadline,
         )
 
     def get_webhook_endpoint(
@@ -152,12 +159,13 @@ class Webhooks(BlockingResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> WebhookEndpoint:
         """Send `GET /v1/webhooks/endpoints/{id}` and return the `WebhookEndpoint`.
 
         Path parameters (`id`) are percent-encoded. Needs a token with the `webhooks:read` or
-        `webhooks:write` scope. `timeout` and `retry` override the client's settings for this
-        call.
+        `webhooks:write` scope. `timeout` (per network step), `retry` and `deadline` (the whole
+        call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -167,7 +175,9 @@ class Webhooks(BlockingResource):
 
         API reference: https://polar.sh/docs/api-reference/webhooks/get-webhook-endpoint
         """
-        return self._core.call(OP_GET_WEBHOOK_ENDPOINT, (id,), (), None, None, timeout, retry)
+        return self._core.call(
+            OP_GET_WEBHOOK_ENDPOINT, (id,), (), None, None, timeout, retry, deadline
+        )
 
     @overload
     def update_webhook_endpoint(
@@ -181,6 +191,7 @@ class Webhooks(BlockingResource):
         enabled: bool | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> WebhookEndpoint: ...
     @overload
     def update_webhook_endpoint(
@@ -190,6 +201,7 @@ class Webhooks(BlockingResource):
         request: WebhookEndpointUpdate,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> WebhookEndpoint: ...
     def update_webhook_endpoint(
         self,
@@ -203,13 +215,14 @@ class Webhooks(BlockingResource):
         enabled: bool | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> WebhookEndpoint:
         """Send `PATCH /v1/webhooks/endpoints/{id}` and return the `WebhookEndpoint`.
 
         Path parameters (`id`) are percent-encoded. The body is a `WebhookEndpointUpdate`: pass
         it as `request=` or as keyword fields; optional fields left out are not sent. Needs a
-        token with the `webhooks:write` scope. `timeout` and `retry` override the client's
-        settings for this call.
+        token with the `webhooks:write` scope. `timeout` (per network step), `retry` and
+        `deadline` (the whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -227,6 +240,7 @@ class Webhooks(BlockingResource):
             {"url": url, "name": name, "format": format, "events": events, "enabled": enabled},
             timeout,
             retry,
+            deadline,
         )
 
     def delete_webhook_endpoint(
@@ -235,11 +249,13 @@ class Webhooks(BlockingResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> None:
         """Send `DELETE /v1/webhooks/endpoints/{id}`; the answer has no body.
 
         Path parameters (`id`) are percent-encoded. Needs a token with the `webhooks:write`
-        scope. `timeout` and `retry` override the client's settings for this call.
+        scope. `timeout` (per network step), `retry` and `deadline` (the whole call) override
+        the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -249,7 +265,9 @@ class Webhooks(BlockingResource):
 
         API reference: https://polar.sh/docs/api-reference/webhooks/delete-webhook-endpoint
         """
-        return self._core.call(OP_DELETE_WEBHOOK_ENDPOINT, (id,), (), None, None, timeout, retry)
+        return self._core.call(
+            OP_DELETE_WEBHOOK_ENDPOINT, (id,), (), None, None, timeout, retry, deadline
+        )
 
     def reset_webhook_endpoint_secret(
         self,
@@ -257,11 +275,13 @@ class Webhooks(BlockingResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> WebhookEndpoint:
         """Send `PATCH /v1/webhooks/endpoints/{id}/secret` and return the `WebhookEndpoint`.
 
         Path parameters (`id`) are percent-encoded. Needs a token with the `webhooks:write`
-        scope. `timeout` and `retry` override the client's settings for this call.
+        scope. `timeout` (per network step), `retry` and `deadline` (the whole call) override
+        the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -272,7 +292,7 @@ class Webhooks(BlockingResource):
         API reference: https://polar.sh/docs/api-reference/webhooks/reset-webhook-endpoint-secret
         """
         return self._core.call(
-            OP_RESET_WEBHOOK_ENDPOINT_SECRET, (id,), (), None, None, timeout, retry
+            OP_RESET_WEBHOOK_ENDPOINT_SECRET, (id,), (), None, None, timeout, retry, deadline
         )
 
     def list_webhook_deliveries(
@@ -293,14 +313,15 @@ class Webhooks(BlockingResource):
         limit: int | NotGiven = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> Page[WebhookDelivery]:
         """List `WebhookDelivery` items a page at a time (`GET /v1/webhooks/deliveries`).
 
         Returns the first page (`.items`, `.pagination`, `has_next_page()`, `next_page()`);
         iterating it walks every item of every page, one request per page. Query parameters left
         out (or None) are not sent; lists repeat the key. Needs a token with the `webhooks:read`
-        or `webhooks:write` scope. `timeout` and `retry` override the client's settings for this
-        call.
+        or `webhooks:write` scope. `timeout` (per network step), `retry` and `deadline` (the
+        whole call) override the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -325,6 +346,7 @@ class Webhooks(BlockingResource):
             ),
             timeout,
             retry,
+            deadline,
         )
 
     def redeliver_webhook_event(
@@ -333,11 +355,13 @@ class Webhooks(BlockingResource):
         *,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
         retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
     ) -> None:
         """Send `POST /v1/webhooks/events/{id}/redeliver`; the answer has no body.
 
         Path parameters (`id`) are percent-encoded. Needs a token with the `webhooks:write`
-        scope. `timeout` and `retry` override the client's settings for this call.
+        scope. `timeout` (per network step), `retry` and `deadline` (the whole call) override
+        the client's settings for this call.
 
         Raises:
             InvalidRequestError: arguments the API would refuse; nothing was sent.
@@ -347,7 +371,9 @@ class Webhooks(BlockingResource):
 
         API reference: https://polar.sh/docs/api-reference/webhooks/redeliver-webhook-event
         """
-        return self._core.call(OP_REDELIVER_WEBHOOK_EVENT, (id,), (), None, None, timeout, retry)
+        return self._core.call(
+            OP_REDELIVER_WEBHOOK_EVENT, (id,), (), None, None, timeout, retry, deadline
+        )
 
 
 class WebhooksWithRawResponse:
