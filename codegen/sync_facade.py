@@ -655,6 +655,13 @@ _CLIENT_OWN = {
 }
 
 
+def _blocking_words(text: str) -> str:
+    """Docstring text of the async client as it reads for the blocking one."""
+    for old, new in (("`aclose()`", "`close()`"), ("`async with`", "`with`")):
+        text = text.replace(old, new)
+    return text
+
+
 def _client_module(package_dir: Path, resources: list[AsyncClass]) -> str:
     source = Source.read(package_dir, "_client.py")
     cls_node = next(
@@ -708,7 +715,7 @@ def _client_module(package_dir: Path, resources: list[AsyncClass]) -> str:
         if marker == -1:
             marker = cleaned.find("\nRaises:")
         if marker != -1:
-            tail = cleaned[marker + 1 :]
+            tail = _blocking_words(cleaned[marker + 1 :])
             sections = "\n".join(("    " + line) if line else "" for line in tail.splitlines())
     doc = _CLIENT_DOC.format(sections=sections)
     if not sections:

@@ -374,7 +374,9 @@ def _raw_message(response: httpx.Response, data: Any, polar_version: str) -> str
     if explanation is None and response.content and not isinstance(data, (dict, list)):
         snippet = response.text.strip().replace("\n", " ")
         explanation = snippet[:200] + ("..." if len(snippet) > 200 else "")
-    return f"{head}{where}" + (f": {explanation}" if explanation else "")
+    attempts = response.extensions.get("polar_sdk.attempts")
+    tries = f" after {attempts} attempts" if isinstance(attempts, int) and attempts > 1 else ""
+    return f"{head}{where}{tries}" + (f": {explanation}" if explanation else "")
 
 
 def make_status_error(

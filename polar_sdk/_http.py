@@ -626,12 +626,12 @@ class HTTPCore:
         client = state.client
         url = self._base_url + path
         path = label  # from here on `path` only names the request
-        started = time.monotonic()
         attempt = 0
         while True:
             if self._shared.closed or state.closed:
                 raise self._closed_error()
             attempt += 1
+            started = time.monotonic()  # of this attempt, for the debug log
             attempt_timeout: Any = timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT
             remaining = math.inf
             if deadline is not None:
@@ -707,6 +707,8 @@ class HTTPCore:
                         policy, attempt, delay, f"status {status}", method, path, status
                     )
                     continue
+            if attempt > 1:  # error messages say how many attempts the answer took
+                response.extensions["polar_sdk.attempts"] = attempt
             return response
 
     def _build(

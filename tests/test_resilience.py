@@ -253,6 +253,24 @@ async def test_503_until_attempts_run_out(faults: FaultServer) -> None:
             await create(p)
     assert info.value.status_code == 503
     assert len(faults.requests) == 4
+    assert "after 4 attempts" in str(info.value)  # status errors say it too, not only drops
+
+
+async def test_debug_log_times_each_attempt(
+    faults: FaultServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    faults.script([respond(503, {"detail": "busy"}, delay=0.3), respond(201, SESSION_BODY)])
+    caplog.set_level("DEBUG", logger="polar_sdk")
+    async with polar_for(faults, retry=RetryPolicy(initial_backoff=0.2, max_backoff=0.2)) as p:
+        await create(p)
+    timings = [
+        float(r.getMessage().split(" in ")[1].split(" ms")[0])
+        for r in caplog.records
+        if " -> " in r.getMessage()
+    ]
+    assert len(timings) == 2
+    assert timings[0] >= 250  # the slow first attempt
+    assert timings[1] < 200  # the second one, timed on its own (not from the first)
 
 
 async def test_500_on_post_is_not_retried_by_default(faults: FaultServer) -> None:

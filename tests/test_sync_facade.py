@@ -625,6 +625,15 @@ def test_polar_mirrors_async_polar_signatures_and_docstrings() -> None:
         raw_async, raw_sync = async_group.with_raw_response, sync_group.with_raw_response  # type: ignore[attr-defined]
         assert set(vars(raw_async)) == set(vars(raw_sync)) == set(async_methods)
     assert operations == 186
+    # The client's own docstrings are rendered for the blocking world too.
+    texts = [Polar.__doc__ or ""] + [
+        getattr(Polar, name).__doc__ or ""
+        for name in dir(Polar)
+        if not name.startswith("_") and callable(getattr(Polar, name))
+    ]
+    for text in texts:
+        for word in ("aclose", "await ", "async for", "async with"):
+            assert word not in text, (word, text[:80])
     polar.close()
 
 

@@ -46,7 +46,7 @@ class Polar(Resources):
         timeout: seconds, an `httpx.Timeout`, or `None` for none. Without it the SDK uses 60 s
             (10 s to connect), or, with `http_client`, that client's own timeout.
         http_client: your own `httpx.AsyncClient` (its limits, proxies, transport and
-            timeouts are respected). You keep ownership: `aclose()` leaves it open.
+            timeouts are respected). You keep ownership: `close()` leaves it open.
         retry: the `RetryPolicy` for every call (each method also takes `retry=`); `None`
             disables retries. The default retries only what cannot run twice: see RetryPolicy.
         limits: connection-pool limits of the SDK's own httpx client (httpx's defaults: 100
