@@ -169,6 +169,14 @@ async def test_request_model_bodies(model: Any, expected: dict[str, Any]) -> Non
         ({"customer_id": None}, "must be a UUID string"),
         ({"customer_id": "01936b2a-7c4e-7d3a-9f1e-2b3c4d5e6f70"}, "version-4"),
         ({"customer_id": CUSTOMER, "member_id": "owner"}, "member_id must be a UUID"),
+        (
+            {"customer_id": CUSTOMER, "member_id": MEMBER, "external_member_id": "usr_m"},
+            "pass member_id or external_member_id, not both",
+        ),
+        (
+            {"external_customer_id": "usr_1", "member_id": MEMBER, "external_member_id": "m"},
+            "not both",
+        ),
         ({"external_customer_id": ""}, "must not be empty"),
         ({"external_customer_id": 5}, "must be a string"),
         ({"customer_id": CUSTOMER, "return_url": ""}, "must not be empty"),

@@ -297,8 +297,21 @@ class _Builder:
             if "extra" in used:
                 raise BuildError(f"{name} declares a property named 'extra' and also extras")
             extra_constraints = _constraints({**schema, "type": "object"})
+        exclusive = self.overlay.exclusive_fields.get(name, ())
+        by_wire = {f.wire_name: f.py_name for f in fields}
+        for group in exclusive:
+            if not set(group) <= set(by_wire):
+                raise BuildError(
+                    f"overlay: {name} has no fields {sorted(set(group) - set(by_wire))}"
+                )
         return ir.ModelDef(
-            name, py, tuple(fields), "response", extra=extra, extra_constraints=extra_constraints
+            name,
+            py,
+            tuple(fields),
+            "response",
+            extra=extra,
+            extra_constraints=extra_constraints,
+            exclusive=tuple(tuple(by_wire[w] for w in group) for group in exclusive),
         )
 
     # -- types ---------------------------------------------------------------------------

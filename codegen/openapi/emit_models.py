@@ -137,11 +137,12 @@ class _Module:
             lines.append("")
         if self.uses_not_given:
             lines.append("from .._types import NOT_GIVEN, NotGiven")
-        base = sorted(self.base - {"check"})
+        base = sorted(self.base - {"check", "only_one"})
         if base:
             lines.append(f"from ._base import {', '.join(base)}")
-        if "check" in self.base:
-            lines.append("from ._checks import check")
+        checks = sorted(self.base & {"check", "only_one"})
+        if checks:
+            lines.append(f"from ._checks import {', '.join(checks)}")
         if self.checking:
             lines += ["", "if TYPE_CHECKING:"]
             for module in sorted(self.checking):
@@ -412,6 +413,17 @@ def _model_lines(model: ir.ModelDef, mod: _Module, facts: _Facts) -> list[str]:
         lines.append(
             f"    extra: dict[str, {value}] = field(factory=dict[str, {value}]{validator})"
         )
+    if model.exclusive and model.use != "response":
+        mod.base.add("check")
+        groups = ", ".join(
+            "(" + "".join(f"{json.dumps(n)}, " for n in g) + ")" for g in model.exclusive
+        )
+        lines += [
+            "",
+            "    def __attrs_post_init__(self) -> None:",
+            f"        only_one(self, {groups})",
+        ]
+        mod.base.add("only_one")
     mod.type_params = ()
     return lines
 

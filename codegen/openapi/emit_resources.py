@@ -134,13 +134,21 @@ class _Body:
             if f.py_name == py_name
         )
 
-    def shape_params(self, model: ir.ModelDef) -> list[str]:
+    def shape_variants(self, model: ir.ModelDef) -> list[set[str]]:
+        """For each overload of one shape, the fields it leaves out: one per choice of the
+        alternatives in each exclusive group (`member_id` or `external_member_id`)."""
+        variants: list[set[str]] = [set()]
+        for group in model.exclusive:
+            variants = [v | (set(group) - {keep}) for v in variants for keep in group]
+        return variants
+
+    def shape_params(self, model: ir.ModelDef, leave_out: set[str] | None = None) -> list[str]:
         """Keyword parameters of one shape: required ones first, without defaults."""
         tag_optional = self._absent_pick() == model.name
         required: list[str] = []
         optional: list[str] = []
         for f in model.fields:
-            if f.py_name in self.skip:
+            if f.py_name in self.skip or f.py_name in (leave_out or ()):
                 continue
             annot = self.names.annot(f.type)
             is_const = isinstance(f.type, ir.Const)
@@ -400,8 +408,13 @@ class _Op:
         if self.body is not None:
             shapes = self.body.members
             for model in shapes:
-                params = [*leading, "*", *query, *self.body.shape_params(model), *_CALL_OPTIONS]
-                lines += ["@overload", f"{define} {name}({', '.join(params)}) -> {returns}: ..."]
+                for leave_out in self.body.shape_variants(model):
+                    shape = self.body.shape_params(model, leave_out)
+                    params = [*leading, "*", *query, *shape, *_CALL_OPTIONS]
+                    lines += [
+                        "@overload",
+                        f"{define} {name}({', '.join(params)}) -> {returns}: ...",
+                    ]
             params = [
                 *leading,
                 "*",

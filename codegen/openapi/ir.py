@@ -183,6 +183,7 @@ class ModelDef:
     type_params: tuple[str, ...] = ()
     module: str = ""
     extra_constraints: Constraints = Constraints()
+    exclusive: tuple[tuple[str, ...], ...] = ()  # groups of fields: at most one given
 
 
 @frozen

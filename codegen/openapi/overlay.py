@@ -12,6 +12,7 @@ from typing import Any
 
 __all__ = [
     "CONTEXT_UNIONS",
+    "EXCLUSIVE_FIELDS",
     "EXTRA_SCHEMAS",
     "OPTIONAL_AUTH",
     "RESPONSE_PATCHES",
@@ -190,6 +191,17 @@ OPTIONAL_AUTH: frozenset[str] = frozenset(
 )
 
 
+# Fields the server takes as alternatives and silently picks one of when given several: at
+# most one of each group may be sent. Both ids of a team member in a customer session: the
+# server opens the portal for `member_id`'s member and ignores `external_member_id` (checked
+# against a real server, issue 13; like the customer ids, which the union already separates).
+_MEMBER_IDS = (("member_id", "external_member_id"),)
+EXCLUSIVE_FIELDS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "CustomerSessionCustomerIDCreate": _MEMBER_IDS,
+    "CustomerSessionCustomerExternalIDCreate": _MEMBER_IDS,
+}
+
+
 class Overlay:
     """The tables above, as one object the builder takes (tests pass their own)."""
 
@@ -203,6 +215,7 @@ class Overlay:
         extra_schemas: dict[str, dict[str, Any]] | None = None,
         response_patches: dict[str, dict[int, str | None]] | None = None,
         optional_auth: frozenset[str] | None = None,
+        exclusive_fields: dict[str, tuple[tuple[str, ...], ...]] | None = None,
     ) -> None:
         self.schema_patches = schema_patches or {}
         self.context_unions = context_unions or {}
@@ -211,6 +224,7 @@ class Overlay:
         self.extra_schemas = extra_schemas or {}
         self.response_patches = response_patches or {}
         self.optional_auth = optional_auth or frozenset()
+        self.exclusive_fields = exclusive_fields or {}
 
     @classmethod
     def polar(cls) -> Overlay:
@@ -223,4 +237,5 @@ class Overlay:
             extra_schemas=EXTRA_SCHEMAS,
             response_patches=RESPONSE_PATCHES,
             optional_auth=OPTIONAL_AUTH,
+            exclusive_fields=EXCLUSIVE_FIELDS,
         )

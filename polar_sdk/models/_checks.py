@@ -17,7 +17,7 @@ from typing import Any, cast
 from .._exceptions import InvalidRequestError
 from .._types import NotGiven
 
-__all__ = ["check"]
+__all__ = ["check", "only_one"]
 
 Validator = Callable[[Any, Any, Any], None]
 
@@ -189,3 +189,22 @@ def _check_number(
         )
     if exclusive_maximum is not None and value >= exclusive_maximum:
         raise InvalidRequestError(f"{name} must be less than {exclusive_maximum:g}, got {value!r}")
+
+
+def only_one(instance: Any, *groups: tuple[str, ...]) -> None:
+    """Refuse a model where more than one field of a group is given (`None` counts as not).
+
+    For fields the server takes as alternatives and silently picks one of.
+    """
+    for group in groups:
+        given = [
+            name
+            for name in group
+            if not isinstance(getattr(instance, name), NotGiven)
+            and getattr(instance, name) is not None
+        ]
+        if len(given) > 1:
+            raise InvalidRequestError(
+                f"pass {' or '.join(given)}, not both: they are alternatives, and the API "
+                f"would silently use one of them ({type(instance).__name__})"
+            )

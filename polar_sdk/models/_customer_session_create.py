@@ -11,7 +11,7 @@ from attrs import field, frozen
 
 from .._types import NOT_GIVEN, NotGiven
 from ._base import RequestModel, UnknownModel, has, union
-from ._checks import check
+from ._checks import check, only_one
 
 __all__ = [
     "CustomerSessionCreate",
@@ -40,6 +40,15 @@ class CustomerSessionCustomerExternalIDCreate(RequestModel):
     )
     external_customer_id: str = field(validator=check("str", min_length=1))
 
+    def __attrs_post_init__(self) -> None:
+        only_one(
+            self,
+            (
+                "member_id",
+                "external_member_id",
+            ),
+        )
+
 
 @frozen(kw_only=True, eq=False, repr=False, match_args=False, getstate_setstate=False)
 class CustomerSessionCustomerIDCreate(RequestModel):
@@ -59,6 +68,15 @@ class CustomerSessionCustomerIDCreate(RequestModel):
         validator=check("str", nullable=True, fmt="uri", min_length=1, max_length=2083),
     )
     customer_id: str = field(validator=check("str", fmt="uuid4"))
+
+    def __attrs_post_init__(self) -> None:
+        only_one(
+            self,
+            (
+                "member_id",
+                "external_member_id",
+            ),
+        )
 
 
 @frozen(kw_only=True, eq=False, repr=False, match_args=False, getstate_setstate=False)

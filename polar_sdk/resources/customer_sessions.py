@@ -50,6 +50,16 @@ class AsyncCustomerSessions(AsyncResource):
         *,
         customer_id: str,
         member_id: str | NotGiven | None = NOT_GIVEN,
+        return_url: str | NotGiven | None = NOT_GIVEN,
+        timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
+        retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
+    ) -> CustomerSession: ...
+    @overload
+    async def create(
+        self,
+        *,
+        customer_id: str,
         external_member_id: str | NotGiven | None = NOT_GIVEN,
         return_url: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
@@ -62,6 +72,16 @@ class AsyncCustomerSessions(AsyncResource):
         *,
         external_customer_id: str,
         member_id: str | NotGiven | None = NOT_GIVEN,
+        return_url: str | NotGiven | None = NOT_GIVEN,
+        timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
+        retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
+    ) -> CustomerSession: ...
+    @overload
+    async def create(
+        self,
+        *,
+        external_customer_id: str,
         external_member_id: str | NotGiven | None = NOT_GIVEN,
         return_url: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,

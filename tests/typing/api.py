@@ -57,6 +57,9 @@ async def misuse(polar: AsyncPolar) -> None:
         request=CustomerSessionCustomerIDCreate(customer_id="x"), return_url="https://e.com"
     )
     AsyncPolar(server="staging")  # type: ignore[arg-type]
+    await polar.customer_sessions.create(  # type: ignore[call-overload]
+        customer_id="x", member_id="m", external_member_id="usr_m"
+    )
 
 
 def on_retry(event: RetryEvent) -> None:

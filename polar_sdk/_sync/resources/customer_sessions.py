@@ -41,6 +41,16 @@ class CustomerSessions(BlockingResource):
         *,
         customer_id: str,
         member_id: str | NotGiven | None = NOT_GIVEN,
+        return_url: str | NotGiven | None = NOT_GIVEN,
+        timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
+        retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
+    ) -> CustomerSession: ...
+    @overload
+    def create(
+        self,
+        *,
+        customer_id: str,
         external_member_id: str | NotGiven | None = NOT_GIVEN,
         return_url: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
@@ -53,6 +63,16 @@ class CustomerSessions(BlockingResource):
         *,
         external_customer_id: str,
         member_id: str | NotGiven | None = NOT_GIVEN,
+        return_url: str | NotGiven | None = NOT_GIVEN,
+        timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
+        retry: NotGivenOr[RetryPolicy | None] = NOT_GIVEN,
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
+    ) -> CustomerSession: ...
+    @overload
+    def create(
+        self,
+        *,
+        external_customer_id: str,
         external_member_id: str | NotGiven | None = NOT_GIVEN,
         return_url: str | NotGiven | None = NOT_GIVEN,
         timeout: NotGivenOr[TimeoutTypes] = NOT_GIVEN,
