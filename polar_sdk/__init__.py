@@ -11,6 +11,7 @@ Models live in `polar_sdk.models`, errors in `polar_sdk.errors`.
 from ._client import AsyncPolar
 from ._config import POLAR_VERSION
 from ._exceptions import APIException, PolarError
+from ._ratelimit import RateLimit
 from ._retry import RetryEvent, RetryPolicy
 from ._sync import Polar
 from ._types import NOT_GIVEN, NotGiven
@@ -24,6 +25,7 @@ __all__ = [
     "POLAR_VERSION",
     "Polar",
     "PolarError",
+    "RateLimit",
     "RetryEvent",
     "RetryPolicy",
     "__version__",

@@ -21,6 +21,7 @@ from ._config import (
 )
 from ._exceptions import ClientClosedError, ConfigurationError, InvalidRequestError
 from ._http import HTTPCore, as_timeout, check_deadline
+from ._ratelimit import RateLimit
 from ._retry import RetryPolicy
 from ._types import NOT_GIVEN, NotGiven, NotGivenOr, TimeoutTypes
 from .resources import AsyncResources
@@ -257,6 +258,11 @@ class AsyncPolar(AsyncResources):
             `timeout` bounds each network step (connect, each read) instead, so a server that
             trickles its answer is stopped only by the deadline. Each method also takes
             `deadline=`; lift it for a very large CSV export.
+        rate_limit: requests per minute this client may start (an int), or a
+            `RateLimit(requests, per=seconds)`; off by default. Shared by every loop, thread
+            and `with_options()` view of the client, retries included; a 429's `Retry-After`
+            pauses them all. Polar allows 500 a minute per organization in production, 100 in
+            the sandbox.
 
     Raises:
         ConfigurationError: an unusable token, a bad server / base URL, or an argument of
@@ -276,6 +282,7 @@ class AsyncPolar(AsyncResources):
         max_in_flight: int | None = DEFAULT_MAX_IN_FLIGHT,
         allow_insecure_http: bool = False,
         deadline: float | None = DEFAULT_DEADLINE,
+        rate_limit: int | RateLimit | None = None,
     ) -> None:
         token = _resolve_token(access_token)
         _check_arguments(
@@ -296,6 +303,8 @@ class AsyncPolar(AsyncResources):
             check_deadline(deadline)
         except InvalidRequestError as exc:
             raise ConfigurationError(str(exc)) from None
+        if rate_limit is not None and not isinstance(rate_limit, RateLimit):
+            rate_limit = RateLimit(rate_limit)
         pool_limits = limits or httpx.Limits()
 
         ssl_contexts: list[ssl.SSLContext] = []  # built on first use, shared by its loops
@@ -327,6 +336,7 @@ class AsyncPolar(AsyncResources):
             retry=retry,
             max_in_flight=max_in_flight,
             deadline=deadline,
+            rate_limit=rate_limit,
         )
 
     @property

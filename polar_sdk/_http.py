@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     import anyio
 
     from ._converter import Hooks
+    from ._ratelimit import RateLimit, RateLimiter
     from ._transport import DirectClient
     from .models import ValidationError
 
@@ -182,6 +183,7 @@ class _Shared:
         "closed",
         "current",
         "hooks",
+        "limiter",
         "lock",
         "make_client",
         "max_in_flight",
@@ -206,6 +208,7 @@ class _Shared:
         self.current: _LoopState | None = None
         self.lock = threading.Lock()
         self.urls: dict[str, httpx.URL] = {}  # parsed request URLs, for DirectClient requests
+        self.limiter: RateLimiter | None = None  # the client's rate limit, shared by views
 
 
 class HTTPCore:
@@ -254,8 +257,13 @@ class HTTPCore:
         retry: RetryPolicy | None,
         max_in_flight: int | None = None,
         deadline: float | None = None,
+        rate_limit: RateLimit | None = None,
     ) -> None:
         self._shared = _Shared(hooks, http_client, make_client, max_in_flight)
+        if rate_limit is not None:
+            from ._ratelimit import RateLimiter
+
+            self._shared.limiter = RateLimiter(rate_limit)
         self._deadline = check_deadline(deadline)
         self._base_url = base_url
         self._owner = True
@@ -631,6 +639,15 @@ class HTTPCore:
             if self._shared.closed or state.closed:
                 raise self._closed_error()
             attempt += 1
+            rate = self._shared.limiter
+            if rate is not None:
+                wait = rate.reserve()
+                if wait > 0:
+                    if deadline is not None and time.monotonic() + wait >= deadline:
+                        raise self._deadline_error(method, path, limit, attempt - 1, None)
+                    import anyio
+
+                    await anyio.sleep(wait)
             started = time.monotonic()  # of this attempt, for the debug log
             attempt_timeout: Any = timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT
             remaining = math.inf
@@ -682,6 +699,8 @@ class HTTPCore:
                         continue
                 raise _transport_error(exc, method, path, self._base_url, request, attempt) from exc
             status = response.status_code
+            if rate is not None:
+                rate.observe(response, parse_retry_after(response.headers.get("retry-after")))
             if logger.isEnabledFor(logging.DEBUG):
                 logger.debug(
                     "%s %s -> %d in %.1f ms (attempt %d)",

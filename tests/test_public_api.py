@@ -17,6 +17,7 @@ EXPECTED = {
         "NotGiven",
         "Polar",
         "PolarError",
+        "RateLimit",
         "RetryEvent",
         "RetryPolicy",
         "__version__",
