@@ -20,7 +20,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from attrs import frozen
 
@@ -44,8 +44,8 @@ class RateLimit:
     per: float = 60.0
 
     def __attrs_post_init__(self) -> None:
-        requests: object = self.requests  # callers without a type checker pass anything
-        per: object = self.per
+        requests = cast(object, self.requests)  # callers without a type checker pass anything
+        per = cast(object, self.per)
         if isinstance(requests, bool) or not isinstance(requests, int):
             raise ConfigurationError(
                 f"rate_limit requests must be an int, got {type(requests).__name__}"
