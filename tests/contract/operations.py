@@ -68,13 +68,23 @@ def _session_call(id_field: str, form: str, states: dict[str, str]) -> Call:
 
 
 def _session_calls() -> list[Call]:
-    """Both ids x keywords / request model x every optional field absent, set or null."""
+    """Both ids x keywords / request model x every optional field absent, set or null.
+
+    Both member ids with values is not a valid call (the API would silently use one of
+    them): it is among the refused calls below.
+    """
     names = list(_OPTIONAL_VALUES)
+    combos = [
+        states
+        for combo in itertools.product(_STATES, repeat=len(names))
+        if not ((states := dict(zip(names, combo, strict=True)))["member_id"] == "value"
+                and states["external_member_id"] == "value")
+    ]  # fmt: skip
     return [
-        _session_call(id_field, form, dict(zip(names, combo, strict=True)))
+        _session_call(id_field, form, states)
         for id_field in _ID_VALUES
         for form in ("keywords", "model")
-        for combo in itertools.product(_STATES, repeat=len(names))
+        for states in combos
     ]
 
 
@@ -98,6 +108,15 @@ async def _both_ids_with_member(polar: AsyncPolar) -> object:
         "external_customer_id": EXTERNAL_CUSTOMER_ID,
         "member_id": MEMBER_ID,
         "return_url": RETURN_URL,
+    }
+    return await polar.customer_sessions.create(**kwargs)
+
+
+async def _both_member_ids(polar: AsyncPolar) -> object:
+    kwargs: dict[str, Any] = {
+        "customer_id": CUSTOMER_ID,
+        "member_id": MEMBER_ID,
+        "external_member_id": EXTERNAL_MEMBER_ID,
     }
     return await polar.customer_sessions.create(**kwargs)
 
@@ -128,6 +147,7 @@ CUSTOMER_SESSIONS_CREATE = Operation(
     refused=[
         _refused("both-ids", _both_ids),
         _refused("both-ids-with-optionals", _both_ids_with_member),
+        _refused("both-member-ids", _both_member_ids),
         _refused("no-id", _no_id),
         _refused("request-and-keywords", _request_and_keywords),
     ],
