@@ -51,6 +51,7 @@ if TYPE_CHECKING:
 
 __all__ = ["HTTPCore", "as_timeout", "check_deadline"]
 
+_CSV_ACCEPT = "text/csv, application/json"
 _CONTENT_TYPES: dict[str | None, str | None] = {
     None: None,
     "json": "application/json",
@@ -291,6 +292,9 @@ class HTTPCore:
                 if content_type is not None:
                     headers["Content-Type"] = content_type
                 self._header_sets[(authorized, kind)] = headers
+                # Exports answer CSV (their errors JSON): ("csv", authorized) for bodiless GETs.
+                if kind is None:
+                    self._header_sets[(authorized, "csv")] = {**headers, "Accept": _CSV_ACCEPT}
 
     def derive(
         self,
@@ -491,7 +495,7 @@ class HTTPCore:
                 else:
                     content = _form(data)
                     kind = "form"
-        headers = self._header_sets[(authorized, kind)]
+        headers = self._header_sets[(authorized, op.accept if kind is None else kind)]
         # Logs and messages name the path, never the query string (filters can hold emails
         # or tokens), and only the template when a path parameter is a secret.
         label = op.path if op.secret_path else target.partition("?")[0]

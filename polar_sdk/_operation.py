@@ -102,6 +102,7 @@ class Operation(Generic[_T]):
         "_body_thunk",
         "_body_type",
         "_pieces",
+        "accept",
         "auth",
         "body",
         "body_required",
@@ -152,6 +153,8 @@ class Operation(Generic[_T]):
         self._pieces = _PARAM.split(path)
         self.static_path = path if not path_params else None
         self.page_index = next((i for i, q in enumerate(query) if q.name == "page"), None)
+        # What the answers may be: JSON, or CSV for the exports (errors stay JSON).
+        self.accept = "csv" if any(r.kind == "text" for r in self.results.values()) else None
 
     def __repr__(self) -> str:
         return f"<Operation {self.id}: {self.method} {self.path}>"
@@ -239,6 +242,11 @@ class Operation(Generic[_T]):
                 raise InvalidRequestError(
                     f"request must be a {names}, got {type(request).__name__}"
                 )
+            exclusive = getattr(type(request), "__polar_exclusive__", None)
+            if exclusive:  # a model from structure() was never constructed: check it here
+                from .models._checks import only_one
+
+                only_one(request, *exclusive)
             return request
         if not given and not self.body_required:
             return None  # an optional body left out: none is sent (Content-Length: 0)

@@ -391,6 +391,8 @@ async def test_csv_exports_are_text_and_204_is_none(api: FakePolarAPI) -> None:
         deleted = await polar.customers.delete("7d5a7a70-e4c2-4b63-9163-e1ec8f1dafa9")
     assert text == "email,name\na@example.com,A\n"
     assert deleted is None
+    assert api.requests[0].headers["accept"] == "text/csv, application/json"  # CSV, or errors
+    assert api.requests[1].headers["accept"] == "application/json"
     assert api.requests[1].method == "DELETE"
 
 
@@ -538,3 +540,29 @@ async def test_a_view_per_request_keeps_memory_flat(api: FakePolarAPI) -> None:
     )
     growth = sum(s.size_diff for s in diff)
     assert growth < 150_000, growth  # 1,500 views and calls: under 100 bytes each
+
+
+async def test_union_tags_the_server_needs_are_always_sent(api: FakePolarAPI) -> None:
+    from polar_sdk.models import DiscountPercentageCreate, unstructure
+
+    model = DiscountPercentageCreate(name="Launch", duration="once", basis_points=1000)
+    # The member declares its tag optional, but without it the body fits both members.
+    assert unstructure(model)["type"] == "percentage"
+
+
+async def test_alternatives_are_checked_when_sent_too(api: FakePolarAPI) -> None:
+    """A request model from `structure()` skipped construction: the send checks it."""
+    from polar_sdk.models import CustomerSessionCustomerIDCreate, structure
+
+    both = structure(
+        {
+            "customer_id": "992fae2a-2a17-4b7a-8d9e-e287cf90131b",
+            "member_id": "a3c2e1d0-7b6f-4e5d-8c9b-1a2b3c4d5e6f",
+            "external_member_id": "usr_m",
+        },
+        CustomerSessionCustomerIDCreate,
+    )
+    async with client(api) as polar:
+        with pytest.raises(InvalidRequestError, match="not both"):
+            await polar.customer_sessions.create(request=both)
+    assert api.requests == []

@@ -200,6 +200,7 @@ class _Builder:
             )
         uses = self._uses(operations)
         models = {n: _evolve_model(m, use=uses.get(n, "response")) for n, m in self.models.items()}
+        models = _send_tags(models, self.unions)
         api = ir.Api(
             models=models,
             enums=self.enums,
@@ -1029,6 +1030,38 @@ def _constraints(schema: Mapping[str, Any]) -> ir.Constraints:
         max_items=whole("maxItems"),
         max_properties=whole("maxProperties"),
     )
+
+
+def _send_tags(
+    models: dict[str, ir.ModelDef], unions: Mapping[str, ir.UnionDef]
+) -> dict[str, ir.ModelDef]:
+    """Request members of a union told apart by a tag the server needs: always send the tag.
+
+    A member may declare its tag optional (`DiscountPercentageCreate.type`), yet a body
+    without it fits several members and the server refuses it; only a union that decides an
+    absent tag itself (`CustomerCreate`: an individual) can do without.
+    """
+    import attrs
+
+    out = dict(models)
+    for union in unions.values():
+        rule = union.rule
+        if not (isinstance(rule, ir.TagRule) and len(rule.path) == 1) or rule.absent is not None:
+            continue
+        if rule.default is not None:
+            continue
+        for member in union.members:
+            model = out.get(member.name)
+            if model is None or model.use != "request":
+                continue
+            fields = tuple(
+                attrs.evolve(f, required=True)
+                if f.wire_name == rule.path[0] and isinstance(f.type, ir.Const)
+                else f
+                for f in model.fields
+            )
+            out[member.name] = _evolve_model(model, fields=fields)
+    return out
 
 
 def _evolve_model(model: ir.ModelDef, **changes: Any) -> ir.ModelDef:

@@ -418,10 +418,13 @@ def _model_lines(model: ir.ModelDef, mod: _Module, facts: _Facts) -> list[str]:
         groups = ", ".join(
             "(" + "".join(f"{json.dumps(n)}, " for n in g) + ")" for g in model.exclusive
         )
+        mod.typing.add("ClassVar")
         lines += [
             "",
+            f"    __polar_exclusive__: ClassVar[tuple[tuple[str, ...], ...]] = ({groups},)",
+            "",
             "    def __attrs_post_init__(self) -> None:",
-            f"        only_one(self, {groups})",
+            "        only_one(self, *self.__polar_exclusive__)",
         ]
         mod.base.add("only_one")
     mod.type_params = ()

@@ -194,7 +194,9 @@ def _check_number(
 def only_one(instance: Any, *groups: tuple[str, ...]) -> None:
     """Refuse a model where more than one field of a group is given (`None` counts as not).
 
-    For fields the server takes as alternatives and silently picks one of.
+    For fields the server takes as alternatives and silently picks one of. Called at
+    construction and again when a model is sent (one built by `structure()` skips
+    construction), with the groups the class lists in `__polar_exclusive__`.
     """
     for group in groups:
         given = [

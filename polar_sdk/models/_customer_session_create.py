@@ -5,7 +5,7 @@ CustomerSessionCustomerIDCreate, UnknownCustomerSessionCreate.
 
 from __future__ import annotations
 
-from typing import Any, TypeAlias
+from typing import Any, ClassVar, TypeAlias
 
 from attrs import field, frozen
 
@@ -40,14 +40,15 @@ class CustomerSessionCustomerExternalIDCreate(RequestModel):
     )
     external_customer_id: str = field(validator=check("str", min_length=1))
 
+    __polar_exclusive__: ClassVar[tuple[tuple[str, ...], ...]] = (
+        (
+            "member_id",
+            "external_member_id",
+        ),
+    )
+
     def __attrs_post_init__(self) -> None:
-        only_one(
-            self,
-            (
-                "member_id",
-                "external_member_id",
-            ),
-        )
+        only_one(self, *self.__polar_exclusive__)
 
 
 @frozen(kw_only=True, eq=False, repr=False, match_args=False, getstate_setstate=False)
@@ -69,14 +70,15 @@ class CustomerSessionCustomerIDCreate(RequestModel):
     )
     customer_id: str = field(validator=check("str", fmt="uuid4"))
 
+    __polar_exclusive__: ClassVar[tuple[tuple[str, ...], ...]] = (
+        (
+            "member_id",
+            "external_member_id",
+        ),
+    )
+
     def __attrs_post_init__(self) -> None:
-        only_one(
-            self,
-            (
-                "member_id",
-                "external_member_id",
-            ),
-        )
+        only_one(self, *self.__polar_exclusive__)
 
 
 @frozen(kw_only=True, eq=False, repr=False, match_args=False, getstate_setstate=False)

@@ -63,7 +63,7 @@ class DiscountFixedCreate(RequestModel):
     organization_id: str | NotGiven | None = field(
         default=NOT_GIVEN, validator=check("str", nullable=True, fmt="uuid4")
     )
-    type: Literal["fixed"] | NotGiven = NOT_GIVEN
+    type: Literal["fixed"] = "fixed"
     duration: DiscountDuration | str
     duration_in_months: int | NotGiven | None = field(
         default=NOT_GIVEN, validator=check("int", nullable=True, minimum=1.0, maximum=999.0)
@@ -116,7 +116,7 @@ class DiscountPercentageCreate(RequestModel):
     organization_id: str | NotGiven | None = field(
         default=NOT_GIVEN, validator=check("str", nullable=True, fmt="uuid4")
     )
-    type: Literal["percentage"] | NotGiven = NOT_GIVEN
+    type: Literal["percentage"] = "percentage"
     duration: DiscountDuration | str
     duration_in_months: int | NotGiven | None = field(
         default=NOT_GIVEN, validator=check("int", nullable=True, minimum=1.0, maximum=999.0)
