@@ -28,6 +28,7 @@ __all__ = [
     "recorded_success_bodies",
     "require_spec",
     "spec",
+    "wire_spec",
 ]
 
 
@@ -47,6 +48,21 @@ def spec() -> dict[str, Any]:
     """The OpenAPI document (skips when it is not available, see the module docstring)."""
     result: dict[str, Any] = json.loads(require_spec().read_text(encoding="utf-8"))
     return result
+
+
+@functools.cache
+def wire_spec() -> dict[str, Any]:
+    """The spec plus the answers the overlay adds from the recordings (schemas, statuses).
+
+    Only those wire facts: client registration's answers, which the spec leaves empty. The
+    overlay's other tables (union names and rules, patched shapes) stay out, so oracles built
+    on this remain independent of the generator's decisions.
+    """
+    from codegen.openapi.build import apply_overlay
+    from codegen.openapi.overlay import EXTRA_SCHEMAS, RESPONSE_PATCHES, Overlay
+
+    facts = Overlay(extra_schemas=EXTRA_SCHEMAS, response_patches=RESPONSE_PATCHES)
+    return apply_overlay(spec(), facts)
 
 
 @functools.cache

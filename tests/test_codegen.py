@@ -133,9 +133,9 @@ def test_generator_follows_new_constructor_parameters_and_resources(tmp_path: Pa
     package = _copy_package(tmp_path)
     client = package / "_client.py"
     text = client.read_text(encoding="utf-8")
-    anchor = "        deadline: float | None = DEFAULT_DEADLINE,\n    ) -> None:"
+    anchor = "        allow_insecure_http: bool = False,\n"
     assert anchor in text
-    text = text.replace(anchor, '        region: str = "eu",\n' + anchor)
+    text = text.replace(anchor, anchor + '        region: str = "eu",\n')
     anchor = "    def __init__(\n        self,\n        access_token"
     assert anchor in text
     text = text.replace(anchor, '    widgets: AsyncWidgets\n    """x"""\n\n' + anchor, 1)

@@ -523,7 +523,7 @@ async def test_a_view_per_request_keeps_memory_flat(api: FakePolarAPI) -> None:
         gc.collect()
         tracemalloc.start()
         before = tracemalloc.take_snapshot()
-        await requests(300, 1500)
+        await requests(300, 3000)
         gc.collect()
         after = tracemalloc.take_snapshot()
         tracemalloc.stop()
@@ -539,7 +539,9 @@ async def test_a_view_per_request_keeps_memory_flat(api: FakePolarAPI) -> None:
         before.filter_traces(server_side), "filename"
     )
     growth = sum(s.size_diff for s in diff)
-    assert growth < 150_000, growth  # 1,500 views and calls: under 100 bytes each
+    # Bounded caches (at most 64 merged header sets, about 170 kB) move within a range; a
+    # leak of even 100 bytes per view would add 300 kB over these 3,000.
+    assert growth < 300_000, growth
 
 
 async def test_union_tags_the_server_needs_are_always_sent(api: FakePolarAPI) -> None:

@@ -56,7 +56,7 @@ from tests.contract.dynamic_spec import (
     write_derived_spec,
 )
 from tests.contract.prism import PrismServer, PrismSetup, find_prism
-from tests.spec_support import api, python_type, spec, spec_path
+from tests.spec_support import api, python_type, spec, spec_path, wire_spec
 
 pytestmark = [pytest.mark.contract, pytest.mark.heavy]
 
@@ -229,7 +229,7 @@ def test_every_json_answer_of_the_spec_is_fuzzed() -> None:
     """The targets are exactly the operations with a JSON schema on a 2xx answer."""
     _require_spec()
     declared: set[tuple[str, int]] = set()
-    for item in spec()["paths"].values():
+    for item in wire_spec()["paths"].values():
         for operation in item.values():
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue

@@ -20,7 +20,12 @@ import pytest
 
 from polar_sdk.models import structure, unstructure
 from tests.models.oracle import ABSENT, Oracle, OracleError, pointer
-from tests.spec_support import RecordedBody, python_type, recorded_success_bodies, spec
+from tests.spec_support import (
+    RecordedBody,
+    python_type,
+    recorded_success_bodies,
+    wire_spec,
+)
 
 if TYPE_CHECKING:
     from tests.models.conftest import Outcome, Tally
@@ -49,7 +54,7 @@ NAMES = (
 
 @functools.cache
 def _oracle() -> Oracle:
-    return Oracle(spec())
+    return Oracle(wire_spec())
 
 
 def _response_pointer(body: RecordedBody) -> str:
