@@ -141,3 +141,26 @@ def bench_models(session: nox.Session) -> None:
         *session.posargs,
         env={"PYTHONPATH": str(Path.cwd())},
     )
+
+
+@nox.session(python="3.11", default=False)
+def bench_operations(session: nox.Session) -> None:
+    """The operations benchmark of issue 11 (`-- --quick` for a short run).
+
+    bench/bench_operations.py: construction and first call against the pre-operations package
+    (exported from git, commit 7d89857), per-call overhead of create / list page / update
+    against raw httpx, pagination against polar-sdk 1.0.2. Needs POLAR_FIXTURES_DIR. The same
+    venv as `bench` (the project's dependencies, imported from the checkout, and polar-sdk 1.0.2).
+    """
+    from pathlib import Path
+
+    import tomllib
+
+    project = tomllib.loads(Path("pyproject.toml").read_text())["project"]
+    session.install(*project["dependencies"], *BENCH_TOOLS, BENCH_PEER_1)
+    session.run(
+        "python",
+        "bench/bench_operations.py",
+        *session.posargs,
+        env={"PYTHONPATH": str(Path.cwd())},
+    )
