@@ -308,16 +308,21 @@ class AsyncPolar(AsyncResources):
         pool_limits = limits or httpx.Limits()
 
         ssl_contexts: list[ssl.SSLContext] = []  # built on first use, shared by its loops
+        root = _resolve_base_url(server, base_url, allow_insecure_http)
+        # Building a TLS context costs ~15 ms: a plain-http API root (a local server, a
+        # test's fake) never needs one, and redirects are not followed.
+        tls = root.startswith("https://")
 
         def make_client() -> httpx.AsyncClient:
             # Called in the running loop that will use the client.
             if _lean_transport_usable():
                 from ._transport import AsyncioTransport, DirectClient
 
-                if not ssl_contexts:
+                if tls and not ssl_contexts:
                     ssl_contexts.append(httpx.create_ssl_context())
+                context = ssl_contexts[0] if tls else None
                 return DirectClient(
-                    transport=AsyncioTransport(ssl_context=ssl_contexts[0], limits=pool_limits),
+                    transport=AsyncioTransport(ssl_context=context, limits=pool_limits, tls=tls),
                     timeout=client_timeout,
                     limits=pool_limits,
                     follow_redirects=False,
@@ -328,7 +333,7 @@ class AsyncPolar(AsyncResources):
 
         self._http = HTTPCore(
             token=token,
-            base_url=_resolve_base_url(server, base_url, allow_insecure_http),
+            base_url=root,
             hooks=None,
             timeout=timeout,
             http_client=http_client,

@@ -17,6 +17,7 @@ import datetime
 import json
 import logging
 import math
+import sys
 import threading
 import time
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
@@ -52,6 +53,7 @@ if TYPE_CHECKING:
 __all__ = ["HTTPCore", "as_timeout", "check_deadline"]
 
 _CSV_ACCEPT = "text/csv, application/json"
+_ASYNCIO_TIMEOUT = sys.version_info >= (3, 11)  # asyncio.timeout()
 _CONTENT_TYPES: dict[str | None, str | None] = {
     None: None,
     "json": "application/json",
@@ -278,23 +280,24 @@ class HTTPCore:
 
     def _set_token(self, token: str | None) -> None:
         self._token = token
-        public = {
+        # (operation needs a token, body kind or "csv") -> the headers to send; made on
+        # first use (a view made per request may send one kind only), then fixed.
+        self._header_sets: dict[tuple[bool, str | None], dict[str, str]] = {}
+
+    def _headers(self, key: tuple[bool, str | None]) -> dict[str, str]:
+        authorized, kind = key
+        headers = {
             "Polar-Version": POLAR_VERSION,
             "User-Agent": USER_AGENT,
-            "Accept": "application/json",
+            "Accept": _CSV_ACCEPT if kind == "csv" else "application/json",
         }
-        private = public if token is None else {"Authorization": f"Bearer {token}", **public}
-        # (operation needs a token, body kind) -> the headers to send; fixed per view.
-        self._header_sets: dict[tuple[bool, str | None], dict[str, str]] = {}
-        for authorized, base in ((True, private), (False, public)):
-            for kind, content_type in _CONTENT_TYPES.items():
-                headers = dict(base)
-                if content_type is not None:
-                    headers["Content-Type"] = content_type
-                self._header_sets[(authorized, kind)] = headers
-                # Exports answer CSV (their errors JSON): ("csv", authorized) for bodiless GETs.
-                if kind is None:
-                    self._header_sets[(authorized, "csv")] = {**headers, "Accept": _CSV_ACCEPT}
+        if authorized and self._token is not None:
+            headers = {"Authorization": f"Bearer {self._token}", **headers}
+        content_type = _CONTENT_TYPES.get(kind)
+        if content_type is not None:
+            headers["Content-Type"] = content_type
+        self._header_sets[key] = headers
+        return headers
 
     def derive(
         self,
@@ -495,7 +498,8 @@ class HTTPCore:
                 else:
                     content = _form(data)
                     kind = "form"
-        headers = self._header_sets[(authorized, op.accept if kind is None else kind)]
+        key = (authorized, op.accept if kind is None else kind)
+        headers = self._header_sets.get(key) or self._headers(key)
         # Logs and messages name the path, never the query string (filters can hold emails
         # or tokens), and only the template when a path parameter is a secret.
         label = op.path if op.secret_path else target.partition("?")[0]
@@ -537,7 +541,7 @@ class HTTPCore:
     ) -> _T:
         """Send a request outside the generated operations (tests and diagnostics)."""
         content = None if body is None else _json.dumps(self._get_hooks().dump(body))
-        headers = self._header_sets[(self._token is not None, None if body is None else "json")]
+        headers = self._headers((self._token is not None, None if body is None else "json"))
         response = await self._round_trip(method, path, content, headers, timeout, retry, path)
         if response.status_code != expected_status:
             raise make_status_error(
@@ -677,9 +681,15 @@ class HTTPCore:
                         response = await client.send(request)
                     else:
                         response = await _send_direct(direct, request)
-                else:
+                elif direct is not None and _ASYNCIO_TIMEOUT:
                     # Backstop for answers that trickle in: no single read times out, but the
-                    # whole call must still end by the deadline.
+                    # whole call must still end by the deadline. The SDK's own client runs on
+                    # asyncio: its timeout costs a third of a portable cancel scope.
+                    import asyncio
+
+                    async with asyncio.timeout(remaining):
+                        response = await _send_direct(direct, request)
+                else:
                     import anyio
 
                     with anyio.fail_after(remaining):

@@ -99,6 +99,7 @@ class Operation(Generic[_T]):
     """
 
     __slots__ = (
+        "_body_info",
         "_body_thunk",
         "_body_type",
         "_pieces",
@@ -144,6 +145,7 @@ class Operation(Generic[_T]):
         self.body = body
         self._body_thunk = body_type
         self._body_type: Any = None
+        self._body_info: _BodyInfo | None = None
         self.body_required = body_required
         self.results = dict(results)
         self.auth = auth
@@ -236,7 +238,10 @@ class Operation(Generic[_T]):
                     + ", ".join(given)
                     + ")"
                 )
-            members = _members(body_type)
+            info = self._body_info
+            if info is None:
+                info = self._body_info = _BodyInfo(body_type)
+            members = info.members
             if not isinstance(request, members):
                 names = " or ".join(m.__name__ for m in members)
                 raise InvalidRequestError(
@@ -250,7 +255,10 @@ class Operation(Generic[_T]):
             return request
         if not given and not self.body_required:
             return None  # an optional body left out: none is sent (Content-Length: 0)
-        return _build_model(body_type, given)
+        info = self._body_info
+        if info is None:
+            info = self._body_info = _BodyInfo(body_type)
+        return info.build(given)
 
 
 def _path_value(name: str, value: object, check: Validator | None) -> str:
@@ -323,74 +331,81 @@ def _wire(attribute: Any) -> str:
     return wire
 
 
-def _build_model(body_type: Any, given: dict[str, object]) -> Any:
-    members = _members(body_type)
-    if len(members) == 1:
-        return _construct(members[0], given)
-    return _construct(_choose_member(body_type, members, given), given, members)
+class _BodyInfo:
+    """What building a body from keywords needs about its type, worked out once per type."""
 
+    __slots__ = ("members", "names", "required", "rule", "wire")
 
-def _construct(
-    cls: type[Any], given: dict[str, object], members: tuple[type[Any], ...] = ()
-) -> Any:
-    import attrs
+    def __init__(self, body_type: Any) -> None:
+        import attrs
 
-    names = _init_names(cls)
-    unknown = [k for k in given if k not in names]
-    if unknown:
-        if members:
-            raise InvalidRequestError(_shape_message(members, given, cls, unknown))
-        raise InvalidRequestError(
-            f"{cls.__name__} has no field {', '.join(unknown)}; its fields are " + ", ".join(names)
-        )
-    missing = [
-        k for k, a in names.items() if a.default is attrs.NOTHING and a.init and k not in given
-    ]
-    if missing:
-        if members:
-            raise InvalidRequestError(_shape_message(members, given, cls, [], missing))
-        raise InvalidRequestError(
-            f"{cls.__name__} needs {', '.join(m + '=...' for m in missing)} (or pass request=...)"
-        )
-    return cls(**given)
+        self.members = _members(body_type)
+        self.names = {cls: _init_names(cls) for cls in self.members}
+        self.required = {
+            cls: frozenset(k for k, a in names.items() if a.default is attrs.NOTHING and a.init)
+            for cls, names in self.names.items()
+        }
+        # The union's decoding rule reads wire names: keyword -> wire name, across members.
+        self.wire = {k: _wire(a) for names in self.names.values() for k, a in names.items()}
+        self.rule: Any = None
+        if len(self.members) > 1:
+            from typing import get_args
 
+            from .models._base import UnknownModel
 
-def _choose_member(
-    body_type: Any, members: tuple[type[Any], ...], given: dict[str, object]
-) -> type[Any]:
-    """The member the keyword fields describe, by the union's own decoding rule."""
-    from typing import get_args
+            fallback = next(
+                a
+                for a in get_args(body_type)
+                if isinstance(a, type) and issubclass(a, UnknownModel)
+            )
+            self.rule = fallback.__polar_union__.rule
 
-    from .models._base import KeyRule, TagRule, UnknownModel
+    def build(self, given: dict[str, object]) -> Any:
+        members = self.members
+        cls = members[0] if len(members) == 1 else self.choose(given)
+        names = self.names[cls]
+        unknown = [k for k in given if k not in names]
+        if unknown:
+            if len(members) > 1:
+                raise InvalidRequestError(_shape_message(members, given, cls, unknown))
+            raise InvalidRequestError(
+                f"{cls.__name__} has no field {', '.join(unknown)}; its fields are "
+                + ", ".join(names)
+            )
+        missing = [k for k in names if k in self.required[cls] and k not in given]
+        if missing:
+            if len(members) > 1:
+                raise InvalidRequestError(_shape_message(members, given, cls, [], missing))
+            raise InvalidRequestError(
+                f"{cls.__name__} needs {', '.join(m + '=...' for m in missing)}"
+                " (or pass request=...)"
+            )
+        return cls(**given)
 
-    fallback = next(
-        a for a in get_args(body_type) if isinstance(a, type) and issubclass(a, UnknownModel)
-    )
-    rule: Any = fallback.__polar_union__.rule
-    # The rule reads wire names and wire values: say the given keywords that way.
-    wire: dict[str, object] = {}
-    for cls in members:
-        for key, attribute in _init_names(cls).items():
-            if key in given:
-                value = given[key]
-                wire[_wire(attribute)] = value
-    while isinstance(rule, TagRule | KeyRule):
-        if isinstance(rule, KeyRule):
-            rule = rule.present if rule.path[0] in wire else rule.absent
-            continue
-        key = rule.path[0]
-        if key not in wire:
-            rule = rule.absent if rule.absent is not None else rule.default
-            if rule is None:
-                raise InvalidRequestError(_shape_message(members, given, None, [], [key]))
-            continue
-        rule = rule.cases.get(wire[key], rule.default)
-    if rule is None:
-        raise InvalidRequestError(_shape_message(members, given, None, []))
-    if isinstance(rule, str):  # a member named by its source text: find it among the members
-        rule = next(m for m in members if m.__name__ == rule)
-    chosen: type[Any] = rule
-    return chosen
+    def choose(self, given: dict[str, object]) -> type[Any]:
+        """The member the keyword fields describe, by the union's own decoding rule."""
+        from .models._base import KeyRule, TagRule
+
+        wire = {self.wire[k]: v for k, v in given.items() if k in self.wire}
+        rule: Any = self.rule
+        members = self.members
+        while isinstance(rule, TagRule | KeyRule):
+            if isinstance(rule, KeyRule):
+                rule = rule.present if rule.path[0] in wire else rule.absent
+                continue
+            key = rule.path[0]
+            if key not in wire:
+                rule = rule.absent if rule.absent is not None else rule.default
+                if rule is None:
+                    raise InvalidRequestError(_shape_message(members, given, None, [], [key]))
+                continue
+            rule = rule.cases.get(wire[key], rule.default)
+        if rule is None:
+            raise InvalidRequestError(_shape_message(members, given, None, []))
+        if isinstance(rule, str):  # a member named by its source text: find it
+            rule = next(m for m in members if m.__name__ == rule)
+        chosen: type[Any] = rule
+        return chosen
 
 
 def _shape_message(

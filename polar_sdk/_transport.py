@@ -498,6 +498,8 @@ class AsyncioTransport(httpx.AsyncBaseTransport):
     Args:
         ssl_context: the TLS context for https; by default `httpx.create_ssl_context()`, the
             certifi-based context httpx's own transport would build.
+        tls: `False` skips building that default context (for a pool that only ever talks
+            plain http; an https connection would then get httpcore's default).
         limits: connection-pool limits.
         local_address: a local IP address to connect from.
         socket_options: `setsockopt` arguments applied to each new socket.
@@ -510,10 +512,13 @@ class AsyncioTransport(httpx.AsyncBaseTransport):
         limits: httpx.Limits = httpx.Limits(),  # noqa: B008 - immutable in practice
         local_address: str | None = None,
         socket_options: Iterable[_SocketOption] | None = None,
+        tls: bool = True,
     ) -> None:
         pool_class = _Pool if _USE_POOL_OVERRIDE else httpcore.AsyncConnectionPool
+        if ssl_context is None and tls:
+            ssl_context = httpx.create_ssl_context()
         self._pool = pool_class(
-            ssl_context=ssl_context if ssl_context is not None else httpx.create_ssl_context(),
+            ssl_context=ssl_context,
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,

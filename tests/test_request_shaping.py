@@ -210,7 +210,7 @@ def test_request_models_validate_on_construction() -> None:
 def test_token_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("POLAR_ACCESS_TOKEN", TOKEN)
     polar = AsyncPolar()
-    assert polar._http._header_sets[(True, None)]["Authorization"] == f"Bearer {TOKEN}"
+    assert polar._http._headers((True, None))["Authorization"] == f"Bearer {TOKEN}"
 
 
 @pytest.mark.parametrize("env", ["", "   "])
@@ -241,7 +241,7 @@ def test_bad_token_characters_do_not_leak() -> None:
 
 def test_surrounding_whitespace_is_stripped() -> None:
     polar = AsyncPolar(f"  {TOKEN}\n")
-    assert polar._http._header_sets[(True, "json")]["Authorization"] == f"Bearer {TOKEN}"
+    assert polar._http._headers((True, "json"))["Authorization"] == f"Bearer {TOKEN}"
 
 
 @pytest.mark.parametrize(
