@@ -53,7 +53,6 @@ if TYPE_CHECKING:
 __all__ = ["HTTPCore", "as_timeout", "check_deadline"]
 
 _CSV_ACCEPT = "text/csv, application/json"
-_ASYNCIO_TIMEOUT = sys.version_info >= (3, 11)  # asyncio.timeout()
 _CONTENT_TYPES: dict[str | None, str | None] = {
     None: None,
     "json": "application/json",
@@ -681,7 +680,7 @@ class HTTPCore:
                         response = await client.send(request)
                     else:
                         response = await _send_direct(direct, request)
-                elif direct is not None and _ASYNCIO_TIMEOUT:
+                elif direct is not None and sys.version_info >= (3, 11):
                     # Backstop for answers that trickle in: no single read times out, but the
                     # whole call must still end by the deadline. The SDK's own client runs on
                     # asyncio: its timeout costs a third of a portable cancel scope.
