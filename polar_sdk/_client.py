@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import os
 import ssl
@@ -154,8 +155,12 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+@functools.lru_cache(maxsize=32)
 def _check_base_url(base_url: str, source: str, allow_insecure_http: bool) -> str:
     """`base_url` as the API root (no trailing `/` or `/v1`), or a `ConfigurationError`.
+
+    Cached: parsing the URL costs more than the rest of building a client, and an app or a
+    test suite makes clients for the same few roots (a refused URL is not cached).
 
     `source` names where the value came from (`base_url` or the environment variable). Messages
     never repeat the URL itself: it may carry credentials.
