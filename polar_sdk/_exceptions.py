@@ -10,6 +10,8 @@ Every error the SDK raises on purpose derives from `PolarError`::
     ├── APIConnectionError          no HTTP answer: refused, reset, DNS, TLS, protocol error
     │   └── APITimeoutError         a connect, read, write or pool timeout, or the deadline ran out
     ├── ResponseDecodeError         an answer arrived but its body could not be decoded
+    ├── WebhookVerificationError    a webhook delivery failed its signature or timestamp check
+    ├── WebhookPayloadError         a correctly signed webhook body is not a valid event
     └── APIException                the server answered with a status the operation does not expect
         ├── BadRequestError             400
         ├── AuthenticationError         401
@@ -70,6 +72,8 @@ __all__ = [
     "RateLimitError",
     "ResponseDecodeError",
     "ServerError",
+    "WebhookPayloadError",
+    "WebhookVerificationError",
 ]
 
 
@@ -139,6 +143,26 @@ class ResponseDecodeError(PolarError):
             self.request: httpx.Request | None = response.request
         else:
             self.status_code = self.headers = self.body = self.request = None
+
+
+class WebhookVerificationError(PolarError):
+    """A webhook delivery cannot be trusted: a header is missing, its timestamp is out of
+    tolerance, or no signature matches. Answer it with 400/403; never process it."""
+
+
+class WebhookPayloadError(PolarError):
+    """A correctly signed webhook body is not a valid event. `body` keeps the raw bytes."""
+
+    def __init__(self, message: str, *, body: bytes = b"") -> None:
+        super().__init__(message)
+        self.body = bytes(body)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_payload_error, (str(self), self.body))
+
+
+def _rebuild_payload_error(message: str, body: bytes) -> WebhookPayloadError:
+    return WebhookPayloadError(message, body=body)
 
 
 class APIException(PolarError):

@@ -21,6 +21,8 @@ from ._exceptions import (
     RateLimitError,
     ResponseDecodeError,
     ServerError,
+    WebhookPayloadError,
+    WebhookVerificationError,
 )
 
 __all__ = [
@@ -44,4 +46,6 @@ __all__ = [
     "RateLimitError",
     "ResponseDecodeError",
     "ServerError",
+    "WebhookPayloadError",
+    "WebhookVerificationError",
 ]

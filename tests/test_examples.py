@@ -416,3 +416,60 @@ def test_sync_script_exit_codes_and_messages() -> None:
     assert statuses == [201, 201, 422, 422, 401, 500]
     for result in (unknown, team, refused, server_error, unreachable):
         assert "polar_mst_" not in result.stdout + result.stderr
+
+
+# ---- FastAPI webhooks ---------------------------------------------------------------------------
+
+WEBHOOK_SECRET = "whsec_exampleReceiverSecret000000000000000000"
+
+
+def _order_paid_event() -> dict[str, Any]:
+    """A realistic order.paid payload: an order the recorded spec shapes describe."""
+    from tests.contract.operation_calls import ValueBuilder
+    from tests.spec_support import wire_spec
+
+    order = ValueBuilder(wire_spec()).value({"$ref": "#/components/schemas/Order"}, full=True)
+    return {"type": "order.paid", "timestamp": "2026-12-01T10:00:00Z", "data": order}
+
+
+def test_fastapi_webhooks_verify_acknowledge_fast_and_process_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from polar_sdk.testing import FakePolar, sign_webhook
+
+    example = load_example("fastapi_webhooks")
+    processed: list[str] = []
+    handlers = example.Handlers()
+
+    @handlers.on(example.WebhookOrderPaidPayload)
+    async def paid(event: Any) -> None:
+        processed.append(event.data.id)
+
+    caplog.set_level(logging.INFO, logger="examples.fastapi_webhooks")
+    app = example.create_app(WEBHOOK_SECRET, handlers)
+    fake = FakePolar()
+    event = _order_paid_event()
+    with serve_in_thread(app) as url:
+        endpoint = f"{url}/webhooks/polar"
+        first = fake.deliver_webhook(endpoint, event, WEBHOOK_SECRET, webhook_id="msg_1")
+        again = fake.deliver_webhook(endpoint, event, WEBHOOK_SECRET, webhook_id="msg_1")
+        wrong = fake.deliver_webhook(endpoint, event, "whsec_notTheEndpointsSecret0000000000")
+        stale = fake.deliver_webhook(
+            endpoint, event, WEBHOOK_SECRET, timestamp=int(time.time()) - 3600
+        )
+        unknown = fake.deliver_webhook(
+            endpoint, {"type": "invoice.drafted", "data": {}}, WEBHOOK_SECRET
+        )
+        body, headers = sign_webhook(b'{"type": "order.paid", "data": 1}', WEBHOOK_SECRET)
+        broken = httpx.post(endpoint, content=body, headers=headers, timeout=5)
+        deadline = time.monotonic() + 5
+        while app.state.queue.qsize() or app.state.queue._unfinished_tasks:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+    assert [r.status_code for r in (first, again, wrong, stale, unknown, broken)] == [
+        202, 202, 403, 403, 202, 202,
+    ]  # fmt: skip
+    assert processed == [event["data"]["id"]]  # once, although delivered twice
+    assert app.state.dead_letters[0][1] == body  # kept, not lost
+    assert "invoice.drafted" in caplog.text
+    assert WEBHOOK_SECRET not in caplog.text

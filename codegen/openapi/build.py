@@ -34,6 +34,7 @@ _METHODS = ("get", "put", "post", "delete", "patch")
 _LIST_RESOURCE = re.compile(r"^ListResource_(.*)_$")
 _CURSOR_LIST_RESOURCE = re.compile(r"^ListResourceWithCursorPagination_(.*)_$")
 PAGE = "ListResource"
+WEBHOOK_UNION = "WebhookPayload"
 CURSOR_PAGE = "ListResourceWithCursorPagination"
 _SECRET_NAME = re.compile(r"(^|_)(token|secret|key)$")
 
@@ -188,10 +189,23 @@ class _Builder:
                 continue
             self._component(name, schema)
         operations = tuple(self._operations())
+        payloads: list[ir.Named] = []
         for name, webhook in self.spec.get("webhooks", {}).items():
             for method, op in webhook.items():
                 if method in _METHODS:
-                    self._body_type(op, f"webhook {name}")
+                    body = self._body_type(op, f"webhook {name}")
+                    if body is not None and isinstance(body.type, ir.Named):
+                        payloads.append(body.type)
+        if payloads:
+            # Every event Polar delivers, told apart by its `type` (the spec's own
+            # `WebhookEvent` is a delivery record, hence this name).
+            members = tuple(dict.fromkeys(payloads))
+            self._register_union(
+                WEBHOOK_UNION, WEBHOOK_UNION, members, {}, origin="the spec's webhooks"
+            )
+            import attrs
+
+            self.unions[WEBHOOK_UNION] = attrs.evolve(self.unions[WEBHOOK_UNION], loose=True)
         self._decide_unions()
         if self.undecided:
             raise BuildError(
@@ -1106,6 +1120,8 @@ def _assign_modules(api: ir.Api) -> ir.Api:
     for name in components:
         parent.setdefault(name, name)
     for union in api.unions.values():
+        if union.loose:
+            continue
         for member in union.members:
             if not member.args:  # generic members are named by text, not imported
                 join(union.name, member.name)
@@ -1124,7 +1140,7 @@ def _assign_modules(api: ir.Api) -> ir.Api:
                 out.update(_named_in(model.extra))
         elif name in api.aliases:
             out.update(_named_in(api.aliases[name].type))
-        elif name in api.unions:
+        elif name in api.unions and not api.unions[name].loose:
             for member in api.unions[name].members:
                 out.update(_named_in(member))
         return {r for r in out if r in parent and r != "T"}

@@ -257,6 +257,9 @@ class UnionDef:
     lifted: tuple[tuple[str, str], ...] = ()  # (py_name, wire_name) copied onto the fallback
     origin: str | None = None
     module: str = ""
+    # Members stay in their own modules (named by text, loaded on first decode) instead of
+    # joining the union's: for the webhook event union, whose 41 members reach most models.
+    loose: bool = False
 
 
 # -- operations -----------------------------------------------------------------------------

@@ -1164,6 +1164,7 @@ if TYPE_CHECKING:
     from ._webhook_order_paid_payload import WebhookOrderPaidPayload
     from ._webhook_order_refunded_payload import WebhookOrderRefundedPayload
     from ._webhook_order_updated_payload import WebhookOrderUpdatedPayload
+    from ._webhook_payload import UnknownWebhookPayload, WebhookPayload
     from ._webhook_product_created_payload import WebhookProductCreatedPayload
     from ._webhook_product_updated_payload import WebhookProductUpdatedPayload
     from ._webhook_refund_created_payload import WebhookRefundCreatedPayload
@@ -2159,6 +2160,7 @@ __all__ = [
     "UnknownSupportCaseMessageCreate",
     "UnknownSystemEvent",
     "UnknownTokenRequest",
+    "UnknownWebhookPayload",
     "UnsupportedMigrationSource",
     "UpdateSubscriptionPlanNotAllowed",
     "UpdateSubscriptionSeatsNotAllowed",
@@ -2218,6 +2220,7 @@ __all__ = [
     "WebhookOrderRefundedPayload",
     "WebhookOrderUpdatedPayload",
     "WebhookOrganizationUpdatedPayload",
+    "WebhookPayload",
     "WebhookProductCreatedPayload",
     "WebhookProductUpdatedPayload",
     "WebhookRefundCreatedPayload",
@@ -3216,6 +3219,7 @@ _MODULES: dict[str, str] = {
     "UnknownSupportCaseMessageCreate": "_support_case_message_create",
     "UnknownSystemEvent": "_event",
     "UnknownTokenRequest": "_token_request",
+    "UnknownWebhookPayload": "_webhook_payload",
     "UnsupportedMigrationSource": "_unsupported_migration_source",
     "UpdateSubscriptionPlanNotAllowed": "_update_subscription_plan_not_allowed",
     "UpdateSubscriptionSeatsNotAllowed": "_update_subscription_seats_not_allowed",
@@ -3275,6 +3279,7 @@ _MODULES: dict[str, str] = {
     "WebhookOrderRefundedPayload": "_webhook_order_refunded_payload",
     "WebhookOrderUpdatedPayload": "_webhook_order_updated_payload",
     "WebhookOrganizationUpdatedPayload": "_organization",
+    "WebhookPayload": "_webhook_payload",
     "WebhookProductCreatedPayload": "_webhook_product_created_payload",
     "WebhookProductUpdatedPayload": "_webhook_product_updated_payload",
     "WebhookRefundCreatedPayload": "_webhook_refund_created_payload",

@@ -15,13 +15,15 @@
 
 The fake answers customer-session creation like the real server (201, 422 "Customer does not
 exist.", 401 for a wrong token, 403 without the scope, 307 without the trailing slash) and
-records every request it receives. `serve()` needs uvicorn
+records every request it receives. `sign_webhook()` builds signed webhook deliveries for
+testing a receiver, and `FakePolar.deliver_webhook()` posts one to a URL. `serve()` needs uvicorn
 (`pip install 'polar-async-sdk[testing]'`).
 """
 
 from ._fake import DEFAULT_TOKEN, FakePolar
 from ._records import FakeCustomer, FakeMember, FakeSession, RecordedRequest
 from ._server import FakePolarServer
+from ._webhooks import sign_webhook
 
 __all__ = [
     "DEFAULT_TOKEN",
@@ -31,4 +33,5 @@ __all__ = [
     "FakePolarServer",
     "FakeSession",
     "RecordedRequest",
+    "sign_webhook",
 ]

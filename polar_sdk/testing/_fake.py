@@ -370,6 +370,27 @@ class FakePolar:
             **kwargs,
         )
 
+    def deliver_webhook(
+        self,
+        url: str,
+        event: Any,
+        secret: str,
+        *,
+        timestamp: int | None = None,
+        webhook_id: str | None = None,
+        timeout: float = 10.0,
+    ) -> httpx.Response:
+        """POST a signed delivery of `event` to your receiver at `url`, as Polar would.
+
+        `event` is an event model or a dict in Polar's JSON shape; the signature uses
+        `secret` (as Polar shows it, `whsec_...`). Returns your receiver's answer; Polar
+        counts any 2xx as delivered.
+        """
+        from ._webhooks import sign_webhook
+
+        body, headers = sign_webhook(event, secret, timestamp=timestamp, webhook_id=webhook_id)
+        return httpx.post(url, content=body, headers=headers, timeout=timeout)
+
     def serve(self, *, host: str = "127.0.0.1", port: int = 0) -> FakePolarServer:
         """A loopback HTTP server for this fake (needs uvicorn); use it as a context manager.
 
