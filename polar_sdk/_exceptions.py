@@ -38,17 +38,16 @@ server's answer as it came.
 
 from __future__ import annotations
 
-import email.utils
 import re
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
 from . import _json
 
 if TYPE_CHECKING:
+    import httpx
+
     from .models import ValidationError
 
 __all__ = [
@@ -287,6 +286,8 @@ def parse_retry_after(value: str | None) -> float | None:
     value = value.strip()
     if _DELAY_SECONDS.fullmatch(value):
         return float(value)
+    import email.utils  # HTTP-date hints are rare: not imported with the SDK
+
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):

@@ -7,9 +7,10 @@ many Polar fields is a meaningful value ("send null", "no timeout").
 from __future__ import annotations
 
 import enum
-from typing import Final, Literal, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Final, Literal, TypeAlias, TypeVar
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["NOT_GIVEN", "NotGiven", "NotGivenOr", "TimeoutTypes"]
 
@@ -33,5 +34,5 @@ NOT_GIVEN: Final = NotGiven.NOT_GIVEN
 
 NotGivenOr: TypeAlias = _T | NotGiven
 
-TimeoutTypes: TypeAlias = float | httpx.Timeout | None
+TimeoutTypes: TypeAlias = "float | httpx.Timeout | None"
 """A timeout in seconds, a full `httpx.Timeout`, or `None` for no timeout at all."""

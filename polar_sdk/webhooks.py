@@ -180,18 +180,22 @@ def verify_event(
 
 def decode_event(body: bytes) -> WebhookPayload:
     """Decode a verified body into its event model (no signature check: see `verify_event`)."""
-    from . import _json
-    from .models import WebhookPayload, structure
+    loaded = _LOADED
+    if not loaded:
+        from . import _json
+        from .models import WebhookPayload, structure
 
+        loaded.extend((_json.loads, structure, WebhookPayload))
+    loads, structure, union = loaded
     try:
-        data = _json.loads(body)
+        data = loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise WebhookPayloadError("the webhook body is not valid JSON", body=body) from exc
     if not isinstance(data, dict):
         raise WebhookPayloadError("the webhook body is not a JSON object", body=body)
     data = cast("dict[str, Any]", data)
     try:
-        event: WebhookPayload = structure(data, WebhookPayload)
+        event: WebhookPayload = structure(data, union)
     except Exception as exc:
         kind = data.get("type")
         shown = kind if isinstance(kind, str) else "?"
@@ -202,6 +206,8 @@ def decode_event(body: bytes) -> WebhookPayload:
 
 
 # -- helpers ----------------------------------------------------------------------------------
+
+_LOADED: list[Any] = []  # json.loads, models.structure and the event union, once loaded
 
 
 def _check_body(body: object) -> None:  # callers without a type checker pass anything
@@ -216,7 +222,7 @@ def _check_body(body: object) -> None:  # callers without a type checker pass an
             f"pass the raw request body as bytes, not a {type(body).__name__}: the signature "
             "covers the bytes as sent, which a parsed body no longer has"
         )
-    size = memoryview(body).nbytes  # pyright: ignore[reportUnknownArgumentType]
+    size = len(body) if isinstance(body, bytes) else memoryview(body).nbytes  # pyright: ignore[reportUnknownArgumentType]
     if size > MAX_BODY_BYTES:
         raise WebhookVerificationError(
             f"the body is {size} bytes; deliveries above {MAX_BODY_BYTES} are refused"
@@ -235,6 +241,18 @@ _NAMES = ("webhook-id", "webhook-timestamp", "webhook-signature")
 
 
 def _headers(headers: Mapping[str, str]) -> tuple[str, str, str]:
+    # Most frameworks give lower-case names or a case-insensitive mapping: ask directly first.
+    try:
+        direct = (
+            headers.get("webhook-id"),
+            headers.get("webhook-timestamp"),
+            headers.get("webhook-signature"),
+        )
+    except Exception:  # a mapping whose get() is picky; scan it below
+        direct = (None, None, None)
+    if all(isinstance(v, str) and v for v in direct):
+        webhook_id, stamp, signatures = cast("tuple[str, str, str]", direct)
+        return webhook_id, stamp.strip(), signatures
     found: dict[str, str] = {}
     items = cast("Mapping[object, object]", headers).items()  # any mapping a framework gives
     for name, value in items:
