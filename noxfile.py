@@ -164,3 +164,39 @@ def bench_operations(session: nox.Session) -> None:
         *session.posargs,
         env={"PYTHONPATH": str(Path.cwd())},
     )
+
+
+@nox.session(python="3.11", default=False)
+def bench_webhooks(session: nox.Session) -> None:
+    """The webhook benchmark of issue 12 (`-- --quick` for a short run).
+
+    bench/bench_webhooks.py: verify + decode of order.paid, subscription.updated and
+    customer.state_changed against the bare HMAC-SHA256 + json.loads of the same bytes and
+    against polar-sdk 0.32.0 and 1.0.2, and the first event in a fresh process. Needs
+    POLAR_OPENAPI_SPEC (the order.paid body is built from the spec with the contract tests'
+    ValueBuilder, hence jsonschema, pytest and uvicorn here) and the recorded deliveries
+    (POLAR_FIXTURES_DIR/webhooks). The project's dependencies (imported from the checkout, as in
+    `bench`) and polar-sdk 1.0.2 in this venv, no orjson; polar-sdk 0.32.0 (imports as
+    `polar_sdk`, like us) in the venv of its own the `bench` session uses.
+    """
+    from pathlib import Path
+
+    import tomllib
+
+    project = tomllib.loads(Path("pyproject.toml").read_text())["project"]
+    session.install(
+        *project["dependencies"], BENCH_PEER_1, "jsonschema>=4.18", "pytest>=8", "uvicorn>=0.30"
+    )
+    old = Path(session.virtualenv.location).parent / "bench-polar-sdk-0.32.0"
+    old_python = old / "bin" / "python"
+    if not old_python.exists():
+        session.run("python", "-m", "venv", str(old))
+    session.run(str(old_python), "-m", "pip", "install", "-q", BENCH_PEER_0, external=True)
+    session.run(
+        "python",
+        "bench/bench_webhooks.py",
+        "--old-python",
+        str(old_python),
+        *session.posargs,
+        env={"PYTHONPATH": str(Path.cwd())},
+    )
