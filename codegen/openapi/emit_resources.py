@@ -40,6 +40,7 @@ _ERRORS = {
     422: "HTTPValidationError",
     429: "RateLimitError",
 }
+_MAX_SPELLED_VALUES = 40
 _RESERVED = {"self", "request", "timeout", "retry", "deadline"}
 _SECRET = re.compile(r"(^|_)(token|secret|key)$")
 _CALL_OPTIONS = (
@@ -75,6 +76,11 @@ class _Names(_Module):
         # body: annotations name it through `builtins`.
         if isinstance(tp, ir.ListOf):
             return [f"builtins.list[{self.annot(tp.item)}]"]
+        # An open enum is `Literal[...] | str`, which checkers read as `str`; spelled out, a
+        # long one (the ~600 IANA time zones of the metrics filters) would fill every
+        # signature that takes it, in both worlds, for no checking gained.
+        if isinstance(tp, ir.OpenEnum) and len(tp.values) > _MAX_SPELLED_VALUES:
+            return ["str"]
         return super()._parts(tp)
 
 
