@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
-from typing import Any, Final, Generic, Literal, TypeAlias, TypeVar, cast
+from typing import Any, Generic, Literal, TypeAlias, TypeVar, cast
 from urllib.parse import quote, urlencode
 
 from ._exceptions import InvalidRequestError
@@ -440,6 +440,3 @@ def _shape_message(
         problem.append(f"missing {', '.join(missing)}")
     head = "; ".join(problem) if problem else "these keyword fields fit no request shape"
     return f"{head} (got {', '.join(given) or 'nothing'}); the shapes are: {shapes}"
-
-
-NO_FIELDS: Final[Mapping[str, object]] = {}
