@@ -7,6 +7,8 @@ Every error the SDK raises on purpose derives from `PolarError`::
     ├── InvalidRequestError         arguments that the API would certainly reject; nothing was sent
     ├── ClientClosedError           the client was used after close()
     ├── BlockingUsageError          a blocking call from the client's own loop thread (or a fork)
+    ├── IngestError                 the event ingester could not deliver events (kept, not lost)
+    │   └── IngestQueueFullError    track() found the ingester full (max_pending)
     ├── APIConnectionError          no HTTP answer: refused, reset, DNS, TLS, protocol error
     │   └── APITimeoutError         a connect, read, write or pool timeout, or the deadline ran out
     ├── ResponseDecodeError         an answer arrived but its body could not be decoded
@@ -62,6 +64,8 @@ __all__ = [
     "ConflictError",
     "GoneError",
     "HTTPValidationError",
+    "IngestError",
+    "IngestQueueFullError",
     "InvalidRequestError",
     "NotFoundError",
     "PaymentRequiredError",
@@ -103,6 +107,24 @@ class BlockingUsageError(PolarError, RuntimeError):
     (for example from an httpx event hook), and in a forked child process when the client
     was built around a caller-supplied `http_client`, whose connections belong to the parent.
     """
+
+
+class IngestError(PolarError):
+    """The event ingester could not deliver some events (they are kept, never dropped).
+
+    Raised by `flush()` and `close()` of `polar.events.ingester()`. `pending` is how many
+    events were still waiting when it was raised; `cause` the last failure, when there was
+    one (also chained as `__cause__`).
+    """
+
+    def __init__(self, message: str, *, pending: int, cause: BaseException | None = None) -> None:
+        super().__init__(message)
+        self.pending = pending
+        self.cause = cause
+
+
+class IngestQueueFullError(IngestError):
+    """`track()` found the ingester holding `max_pending` events; this event was not queued."""
 
 
 class APIConnectionError(PolarError):

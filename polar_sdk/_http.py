@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     import anyio
 
     from ._converter import Hooks
+    from ._ingest import AsyncIngester
     from ._ratelimit import RateLimit, RateLimiter
     from ._transport import DirectClient
     from .models import ValidationError
@@ -185,6 +186,7 @@ class _Shared:
         "closed",
         "current",
         "hooks",
+        "ingesters",
         "limiter",
         "lock",
         "make_client",
@@ -211,6 +213,7 @@ class _Shared:
         self.lock = threading.Lock()
         self.urls: dict[str, httpx.URL] = {}  # parsed request URLs, for DirectClient requests
         self.limiter: RateLimiter | None = None  # the client's rate limit, shared by views
+        self.ingesters: list[AsyncIngester] = []  # closed (flushed) before the connections
 
 
 class HTTPCore:
@@ -390,6 +393,8 @@ class HTTPCore:
         if not self._owner:
             return
         shared = self._shared
+        for ingester in list(shared.ingesters):  # their events go out before the pool closes
+            await ingester._close()  # pyright: ignore[reportPrivateUsage] - reports, never raises
         with shared.lock:
             if shared.closed:
                 return
@@ -409,6 +414,12 @@ class HTTPCore:
 
     def _closed_error(self) -> ClientClosedError:
         return ClientClosedError("this Polar client was closed while the call was running")
+
+    def register_ingester(self, ingester: AsyncIngester) -> None:
+        """Close `ingester` (flushing it) when the client closes."""
+        ingesters = self._shared.ingesters
+        ingesters[:] = [i for i in ingesters if not i.closed]
+        ingesters.append(ingester)
 
     # calls ----------------------------------------------------------------------------------
     async def call(
@@ -504,6 +515,34 @@ class HTTPCore:
         label = op.path if op.secret_path else target.partition("?")[0]
         return await self._round_trip(
             op.method, target, content, headers, timeout, retry, label, deadline
+        )
+
+    async def send_json(
+        self,
+        op: Operation[Any],
+        content: bytes,
+        timeout: NotGivenOr[TimeoutTypes],
+        retry: NotGivenOr[RetryPolicy | None],
+        deadline: NotGivenOr[float | None] = NOT_GIVEN,
+    ) -> httpx.Response:
+        """Send a body-only operation whose JSON body is already encoded (the event ingester).
+
+        Gives the final answer, whatever the status, like `send`.
+        """
+        if self._shared.closed:
+            raise ClientClosedError("this Polar client is closed; create a new one")
+        if self._token is None:
+            from ._config import ENV_TOKEN
+            from ._exceptions import ConfigurationError
+
+            raise ConfigurationError(
+                f"{op.id} ({op.method} {op.path}) needs an access token: pass access_token=... "
+                f"or set the {ENV_TOKEN} environment variable"
+            )
+        key = (True, "json")
+        headers = self._header_sets.get(key) or self._headers(key)
+        return await self._round_trip(
+            op.method, op.path, content, headers, timeout, retry, op.path, deadline
         )
 
     def result(self, op: Operation[Any], response: httpx.Response) -> Any:

@@ -135,6 +135,15 @@ class BlockingCaller:
         first: AsyncPage[Any] = self._core.call(pager._first)  # pyright: ignore[reportPrivateUsage]
         return Page(first, self._core.call)
 
+    @property
+    def portal(self) -> PortalCore[Any]:
+        """The portal the calls run through."""
+        return self._core
+
+    def http(self) -> HTTPCore:
+        """The `HTTPCore` the calls go to now."""
+        return self._http()
+
     def raw_view(self) -> BlockingCaller:
         """A caller whose calls give `RawResponse`s."""
         http = self._http

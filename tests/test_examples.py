@@ -20,7 +20,7 @@ import httpx
 import pytest
 import uvicorn
 
-from polar_sdk import AsyncPolar
+from polar_sdk import AsyncPolar, Polar
 from polar_sdk.testing import FakePolar
 
 pytestmark = pytest.mark.integration
@@ -473,3 +473,51 @@ def test_fastapi_webhooks_verify_acknowledge_fast_and_process_once(
     assert app.state.dead_letters[0][1] == body  # kept, not lost
     assert "invoice.drafted" in caplog.text
     assert WEBHOOK_SECRET not in caplog.text
+
+
+# ---- usage metering --------------------------------------------------------------------------
+
+
+def test_usage_metering_meters_each_request_and_flushes_at_shutdown() -> None:
+    """Under real uvicorn: each request is answered at once and metered exactly once."""
+    from tests.ingestserver import Fault, IngestServer
+
+    example = load_example("usage_metering")
+    server = IngestServer()
+    server.start()
+    # Polar misbehaves for a while: requests must not notice, events must not be lost.
+    server.queue_faults([Fault("503"), Fault("reset_after_store"), Fault("429")])
+    token = "polar_oat_usageMeteringExampleToken000000000000000000"
+    try:
+        app = example.create_app(polar_factory=lambda: AsyncPolar(token, base_url=server.url))
+        with serve_in_thread(app) as url:
+            for i in range(30):
+                answer = httpx.post(
+                    f"{url}/v1/complete",
+                    json={"prompt": "count these four words"},
+                    headers={"x-user-id": f"usr_{i % 3}"},
+                    timeout=10,
+                )
+                assert answer.status_code == 200
+                assert answer.json() == {"answer": "COUNT THESE FOUR WORDS"}
+        # uvicorn has stopped: the lifespan flushed what was still queued.
+        events = list(server.store.by_id.values())
+        assert len(events) == 30
+        assert {e["external_customer_id"] for e in events} == {"usr_0", "usr_1", "usr_2"}
+        first = events[0]["metadata"]
+        assert first["_llm"] == {
+            "vendor": "example",
+            "model": "echo-1",
+            "input_tokens": 4,
+            "output_tokens": 8,
+            "total_tokens": 12,
+        }
+        assert first["_cost"] == {"amount": "0.00072", "currency": "usd"}
+
+        with Polar(token, base_url=server.url) as polar:
+            example.run_worker([("usr_9", 3), ("usr_9", 5)], polar)
+        worker = [e for e in server.store.by_id.values() if e["name"] == "job_done"]
+        assert sorted(e["metadata"]["seconds"] for e in worker) == [3, 5]
+        assert server.store.count == 32
+    finally:
+        server.stop()

@@ -599,9 +599,19 @@ def _groups(api: ir.Api) -> dict[str, _Group]:
     return dict(sorted(roots.items()))
 
 
+HAND_WRITTEN_BASES: dict[tuple[str, ...], dict[str, str]] = {
+    # What a group offers beyond its operations, written by hand in polar_sdk/_ingest.py.
+    ("events",): {"async": "AsyncIngestMixin", "sync": "IngestMixin"},
+}
+"""Hand-written base classes of some generated resource classes, per world."""
+
+
 def _class_lines(group: _Group, world: str) -> list[str]:
     cls = group.class_name(world)
     base = "AsyncResource" if world == "async" else "BlockingResource"
+    mixin = HAND_WRITTEN_BASES.get(group.path, {}).get(world)
+    if mixin is not None:
+        base = f"{mixin}, {base}"
     attr = "polar." + ".".join(group.path)
     lines = [f"class {cls}({base}):"]
     lines += _doc(
@@ -697,6 +707,11 @@ def _module(group: _Group, world: str, api: ir.Api) -> str:
         consts = sorted(op.const for g in group.walk() for op in g.ops)
         head += [f"    {c}," for c in consts]
         head.append(")")
+    mixins = sorted(
+        {HAND_WRITTEN_BASES[g.path][world] for g in group.walk() if g.path in HAND_WRITTEN_BASES}
+    )
+    if mixins:
+        head.append(f"from {dots}_ingest import {', '.join(mixins)}")
     head += ["", "if TYPE_CHECKING:"]
     if world == "async":
         head.append(f"    from {dots}_results import AsyncPager")

@@ -10,6 +10,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, overload
 
 from .. import models as _m
+from .._ingest import AsyncIngestMixin
 from .._operation import Operation, Query, Result
 from .._resource import AsyncResource, raw_method, raw_pager, raw_view
 from .._types import NOT_GIVEN, NotGiven, NotGivenOr, TimeoutTypes
@@ -108,7 +109,7 @@ OP_INGEST: Operation[EventsIngestResponse] = Operation(
 )
 
 
-class AsyncEvents(AsyncResource):
+class AsyncEvents(AsyncIngestMixin, AsyncResource):
     """The `events` operations (`polar.events`), generated from the spec.
 
     `with_raw_response` offers every method again, returning a `RawResponse` (status,

@@ -9,6 +9,7 @@ from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, overload
 
+from ..._ingest import IngestMixin
 from ..._resource import BlockingResource, raw_blocking, raw_page, raw_view
 from ..._types import NOT_GIVEN, NotGiven, NotGivenOr, TimeoutTypes
 from ...resources.events import (
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 __all__ = ["Events", "EventsWithRawResponse"]
 
 
-class Events(BlockingResource):
+class Events(IngestMixin, BlockingResource):
     """The `events` operations (`polar.events`), generated from the spec.
 
     `with_raw_response` offers every method again, returning a `RawResponse` (status,
