@@ -77,6 +77,8 @@ def _form(data: Mapping[str, Any]) -> bytes:
 
 _T = TypeVar("_T")
 
+_DEADLINE = "polar_sdk.deadline"  # request extension; _httptools_transport.DEADLINE
+
 logger = logging.getLogger("polar_sdk")
 _httpx_logger = logging.getLogger("httpx")
 
@@ -680,6 +682,11 @@ class HTTPCore:
                         response = await client.send(request)
                     else:
                         response = await _send_direct(direct, request)
+                elif direct is not None and direct.deadlines:
+                    # The SDK's httptools transport bounds every wait by the deadline itself
+                    # and raises TimeoutError when it passes: no timer around the call.
+                    request.extensions[_DEADLINE] = deadline
+                    response = await _send_direct(direct, request)
                 elif direct is not None and sys.version_info >= (3, 11):
                     # Backstop for answers that trickle in: no single read times out, but the
                     # whole call must still end by the deadline. The SDK's own client runs on

@@ -28,6 +28,7 @@ import asyncio
 import re
 import socket
 import ssl
+import time
 from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Iterable
 from typing import Any, cast
@@ -39,6 +40,14 @@ __all__ = ["HttptoolsTransport"]
 
 MAX_HEAD = 64 * 1024
 """Largest response head (status line and headers) accepted, in bytes."""
+
+DEADLINE = "polar_sdk.deadline"
+"""Request extension: a `time.monotonic()` instant by which the whole exchange must be over.
+
+Every wait of the request (for a pool slot, the connection, the socket buffer, the answer and
+each piece of its body) ends by then, and the builtin `TimeoutError` is raised when it passes,
+so the SDK needs no timer of its own around the call.
+"""
 
 _HIGH_WATER = 256 * 1024
 """Stop reading from the socket while this many body bytes wait to be consumed."""
@@ -68,9 +77,20 @@ def _too_large() -> httpx.RemoteProtocolError:
     return httpx.RemoteProtocolError(f"the response head is larger than {MAX_HEAD} bytes")
 
 
-def _expire(waiter: asyncio.Future[Any], error: Exception) -> None:
+def _expire(waiter: asyncio.Future[Any], error: type[Exception], message: str) -> None:
     if not waiter.done():
-        waiter.set_exception(error)
+        waiter.set_exception(error(message))
+
+
+def _bounded(
+    timeout: float | None, error: type[Exception], deadline: float | None
+) -> tuple[float | None, type[Exception]]:
+    """The wait `timeout` allows, shortened to what is left before `deadline` if that is less."""
+    if deadline is not None:
+        remaining = deadline - time.monotonic()
+        if timeout is None or remaining < timeout:
+            return max(remaining, 0.0), TimeoutError
+    return timeout, error
 
 
 class _Connection(asyncio.Protocol):
@@ -301,15 +321,16 @@ class _Connection(asyncio.Protocol):
             else:
                 transport.close()
 
-    async def wait(self, timeout: float | None, error: type[httpx.TimeoutException]) -> None:
-        """Wait for the next parser event; `error` after `timeout` seconds of silence."""
+    async def wait(self, timeout: float | None, deadline: float | None) -> None:
+        """Wait for the next parser event; ReadTimeout after `timeout` seconds of silence."""
         waiter = self.waiter = self.loop.create_future()
+        timeout, error = _bounded(timeout, httpx.ReadTimeout, deadline)
         try:
             if timeout is None:
                 await waiter
             else:
                 timer = self.loop.call_later(
-                    max(timeout, 0.0), _expire, waiter, error("timed out waiting for the server")
+                    max(timeout, 0.0), _expire, waiter, error, "timed out waiting for the server"
                 )
                 try:
                     await waiter
@@ -330,7 +351,7 @@ class _Connection(asyncio.Protocol):
             "peer closed connection without sending complete message body"
         )
 
-    async def write(self, data: bytes, timeout: float | None) -> None:
+    async def write(self, data: bytes, timeout: float | None, deadline: float | None) -> None:
         transport = self.transport
         if transport is None or transport.is_closing():
             raise httpx.WriteError(
@@ -342,12 +363,11 @@ class _Connection(asyncio.Protocol):
             raise httpx.WriteError(str(exc) or type(exc).__name__) from exc
         if self.writing_paused:
             waiter = self.drain_waiter = self.loop.create_future()
+            timeout, error = _bounded(timeout, httpx.WriteTimeout, deadline)
             timer = (
                 None
                 if timeout is None
-                else self.loop.call_later(
-                    max(timeout, 0.0), _expire, waiter, httpx.WriteTimeout("write timed out")
-                )
+                else self.loop.call_later(timeout, _expire, waiter, error, "write timed out")
             )
             try:
                 await waiter
@@ -362,12 +382,19 @@ class _Connection(asyncio.Protocol):
 class _Body(httpx.AsyncByteStream):
     """A response body as it arrives; the connection goes back to the pool at its end."""
 
-    __slots__ = ("_conn", "_done", "_pool", "_timeout")
+    __slots__ = ("_conn", "_deadline", "_done", "_pool", "_timeout")
 
-    def __init__(self, conn: _Connection, pool: HttptoolsTransport, timeout: float | None) -> None:
+    def __init__(
+        self,
+        conn: _Connection,
+        pool: HttptoolsTransport,
+        timeout: float | None,
+        deadline: float | None,
+    ) -> None:
         self._conn = conn
         self._pool = pool
         self._timeout = timeout
+        self._deadline = deadline
         self._done = False
 
     def __aiter__(self) -> AsyncIterator[bytes]:
@@ -392,7 +419,7 @@ class _Body(httpx.AsyncByteStream):
                     raise StopAsyncIteration
                 if conn.error is not None or conn.eof:
                     raise conn.broken(started=True)
-                await conn.wait(self._timeout, httpx.ReadTimeout)
+                await conn.wait(self._timeout, self._deadline)
         except StopAsyncIteration:
             raise
         except BaseException:
@@ -424,7 +451,12 @@ class HttptoolsTransport(httpx.AsyncBaseTransport):
         limits: connection-pool limits.
         local_address: a local IP address to connect from.
         socket_options: `setsockopt` arguments applied to each new socket.
+
+    A request may also carry a deadline (the `DEADLINE` extension), which bounds all of it.
     """
+
+    enforces_deadlines = True
+    """Whether the `DEADLINE` request extension is honoured (read by the SDK's send path)."""
 
     def __init__(
         self,
@@ -473,8 +505,10 @@ class HttptoolsTransport(httpx.AsyncBaseTransport):
                 else "Request URL is missing an 'http://' or 'https://' protocol."
             )
         head, body, close = _head(request)
-        timeouts: dict[str, float | None] = request.extensions.get("timeout") or {}
-        conn = await self._acquire((scheme, url.raw_host, port), timeouts, request)
+        extensions = request.extensions
+        timeouts: dict[str, float | None] = extensions.get("timeout") or {}
+        deadline: float | None = extensions.get(DEADLINE)
+        conn = await self._acquire((scheme, url.raw_host, port), timeouts, deadline, request)
         read_timeout = timeouts.get("read")
         try:
             conn.begin(request.method == "HEAD")
@@ -482,31 +516,37 @@ class HttptoolsTransport(httpx.AsyncBaseTransport):
                 conn.reusable = False
             write_timeout = timeouts.get("write")
             if body is None:
-                await conn.write(head, write_timeout)
+                await conn.write(head, write_timeout, deadline)
             elif isinstance(body, bytes):
-                await conn.write(head + body if len(body) < 65536 else head, write_timeout)
-                if len(body) >= 65536:
-                    await conn.write(body, write_timeout)
+                if len(body) < 65536:
+                    await conn.write(head + body, write_timeout, deadline)
+                else:
+                    await conn.write(head, write_timeout, deadline)
+                    await conn.write(body, write_timeout, deadline)
             else:
-                await conn.write(head, write_timeout)
-                await _write_stream(conn, body, request, write_timeout)
+                await conn.write(head, write_timeout, deadline)
+                await _write_stream(conn, body, request, write_timeout, deadline)
             while not conn.head_done:
                 if conn.error is not None or conn.eof:
                     raise conn.broken(started=conn.head_size > 0)
-                await conn.wait(read_timeout, httpx.ReadTimeout)
+                await conn.wait(read_timeout, deadline)
         except BaseException:
             self.release(conn, False)
             raise
         return httpx.Response(
             conn.status,
             headers=conn.headers,
-            stream=_Body(conn, self, read_timeout),
+            stream=_Body(conn, self, read_timeout, deadline),
             extensions={"http_version": b"HTTP/1.1", "reason_phrase": conn.reason},
         )
 
     # pool ----------------------------------------------------------------------------------
     async def _acquire(
-        self, origin: _Origin, timeouts: dict[str, float | None], request: httpx.Request
+        self,
+        origin: _Origin,
+        timeouts: dict[str, float | None],
+        deadline: float | None,
+        request: httpx.Request,
     ) -> _Connection:
         idle = self._idle.get(origin)
         spare = 0  # slots freed by dead idle connections found on the way
@@ -537,7 +577,7 @@ class HttptoolsTransport(httpx.AsyncBaseTransport):
             waiter: asyncio.Future[_Connection | None] = asyncio.get_running_loop().create_future()
             entry = (origin, waiter)
             self._waiters.append(entry)
-            pool_timeout = timeouts.get("pool")
+            pool_timeout, error = _bounded(timeouts.get("pool"), httpx.PoolTimeout, deadline)
             timer = (
                 None
                 if pool_timeout is None
@@ -545,7 +585,8 @@ class HttptoolsTransport(httpx.AsyncBaseTransport):
                     max(pool_timeout, 0.0),
                     _expire,
                     waiter,
-                    httpx.PoolTimeout("no connection became free within the pool timeout"),
+                    error,
+                    "no connection became free within the pool timeout",
                 )
             )
             try:
@@ -568,7 +609,7 @@ class HttptoolsTransport(httpx.AsyncBaseTransport):
                 return given
         # A slot is ours: open a connection in it.
         try:
-            return await self._connect(origin, timeouts.get("connect"), request)
+            return await self._connect(origin, timeouts.get("connect"), deadline, request)
         except BaseException:
             self._free_slot()
             raise
@@ -616,7 +657,7 @@ class HttptoolsTransport(httpx.AsyncBaseTransport):
         self._idle_count += 1
 
     async def _connect(
-        self, origin: _Origin, timeout: float | None, request: httpx.Request
+        self, origin: _Origin, timeout: float | None, deadline: float | None, request: httpx.Request
     ) -> _Connection:
         scheme, raw_host, port = origin
         loop = asyncio.get_running_loop()
@@ -632,13 +673,14 @@ class HttptoolsTransport(httpx.AsyncBaseTransport):
             )
         if self._local_address is not None:
             options["local_addr"] = (self._local_address, 0)
-        what = f"connecting to {host}:{port}"
+        timeout, error = _bounded(timeout, httpx.ConnectTimeout, deadline)
         transport, conn = await _within(
             loop.create_connection(
                 lambda: _Connection(loop, origin, self._open), host, port, **options
             ),
             timeout,
-            what,
+            f"connecting to {host}:{port}",
+            error,
         )
         if self._socket_options:
             sock: socket.socket | None = transport.get_extra_info("socket")
@@ -698,6 +740,7 @@ async def _write_stream(
     stream: AsyncIterable[bytes],
     request: httpx.Request,
     timeout: float | None,
+    deadline: float | None,
 ) -> None:
     chunked = "chunked" in request.headers.get("transfer-encoding", "").lower()
     async for chunk in stream:
@@ -705,9 +748,9 @@ async def _write_stream(
             continue
         if chunked:
             chunk = b"%x\r\n%s\r\n" % (len(chunk), chunk)
-        await conn.write(chunk, timeout)
+        await conn.write(chunk, timeout, deadline)
     if chunked:
-        await conn.write(b"0\r\n\r\n", timeout)
+        await conn.write(b"0\r\n\r\n", timeout, deadline)
 
 
 def _close_made(task: asyncio.Future[tuple[asyncio.BaseTransport, Any]]) -> None:
@@ -717,7 +760,10 @@ def _close_made(task: asyncio.Future[tuple[asyncio.BaseTransport, Any]]) -> None
 
 
 async def _within(
-    work: Awaitable[tuple[asyncio.BaseTransport, Any]], timeout: float | None, what: str
+    work: Awaitable[tuple[asyncio.BaseTransport, Any]],
+    timeout: float | None,
+    what: str,
+    error: type[Exception],
 ) -> tuple[asyncio.Transport, _Connection]:
     """Open a connection within `timeout`, mapping failures to httpx's connect errors.
 
@@ -737,7 +783,7 @@ async def _within(
         if not done:
             task.cancel()
             task.add_done_callback(_close_made)
-            raise httpx.ConnectTimeout(f"{what} timed out")
+            raise error(f"{what} timed out")
         transport, conn = task.result()
     except (OSError, ssl.SSLError) as exc:  # SSLError is an OSError; named for clarity
         raise httpx.ConnectError(str(exc) or type(exc).__name__) from exc

@@ -600,3 +600,5 @@ class DirectClient(httpx.AsyncClient):
     def __init__(self, *, transport: httpx.AsyncBaseTransport, **kwargs: Any) -> None:
         super().__init__(transport=transport, **kwargs)
         self.transport = transport
+        # The transport bounds a whole request by the "polar_sdk.deadline" extension itself.
+        self.deadlines: bool = getattr(transport, "enforces_deadlines", False)

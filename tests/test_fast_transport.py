@@ -16,6 +16,7 @@ import json
 import socket
 import ssl
 import sys
+import time
 import warnings
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
@@ -23,7 +24,7 @@ from typing import Any
 import httpx
 import pytest
 
-from polar_sdk._httptools_transport import MAX_HEAD, HttptoolsTransport
+from polar_sdk._httptools_transport import DEADLINE, MAX_HEAD, HttptoolsTransport
 from tests.test_transport import _loop_factories, _refused_port, serving
 
 pytestmark = pytest.mark.integration
@@ -797,3 +798,25 @@ def test_socket_options_and_local_address(run: Any) -> None:
             assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE)
 
     run(main())
+
+
+def test_the_deadline_extension_bounds_the_whole_request(run: Any) -> None:
+    async def main() -> None:
+        transport = HttptoolsTransport(limits=httpx.Limits(max_connections=1))
+        async with serving() as server, client(transport) as http:
+            request = http.build_request("GET", server.url("/silent"), timeout=5)
+            request.extensions[DEADLINE] = time.monotonic() + 0.2
+            started = time.monotonic()
+            with pytest.raises(TimeoutError):
+                await transport.handle_async_request(request)
+            assert time.monotonic() - started < 4
+            assert transport.connection_count == 0
+            assert (await http.get(server.url("/after"))).text == "/after"
+
+    run(main())
+
+
+def test_the_send_path_names_the_same_deadline_extension() -> None:
+    from polar_sdk import _http
+
+    assert _http._DEADLINE == DEADLINE  # pyright: ignore[reportPrivateUsage]
