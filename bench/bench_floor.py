@@ -375,7 +375,9 @@ def _time_sync(call: SyncCall, n: int) -> tuple[list[float], float]:
 # --------------------------------------------------------------------------------------
 
 
-def latency(port: int, block: int, rounds: int, repeats: int) -> dict[str, Any]:
+def latency(
+    port: int, block: int, rounds: int, repeats: int, rows: list[str] | None = None
+) -> dict[str, Any]:
     import httpx
 
     base = f"http://127.0.0.1:{port}"
@@ -441,6 +443,10 @@ def latency(port: int, block: int, rounds: int, repeats: int) -> dict[str, Any]:
         )
     )
 
+    if rows:  # a subset, for quick looks while working; floors of kept rows stay
+        keep = {row.name for row, _ in runners if any(r in row.name for r in rows)}
+        keep |= {row.floor for row, _ in runners if row.name in keep and row.floor}
+        runners = [(row, run) for row, run in runners if row.name in keep]
     for _, run in runners:  # warm-up
         run(max(block // 2, 50))
     per_repeat: list[dict[str, float]] = []
@@ -740,6 +746,7 @@ def main() -> None:
     parser.add_argument("--label", default="run")
     parser.add_argument("--only", default="latency,throughput,threads,memory")
     parser.add_argument("--memory-calls", type=int)
+    parser.add_argument("--rows", help="latency rows containing any of these (comma-separated)")
     args = parser.parse_args()
     if args.serve:
         serve(args.serve)
@@ -762,7 +769,8 @@ def main() -> None:
     try:
         if "latency" in only:
             block, rounds = (100, 3) if args.quick else (200, 5)
-            result["latency"] = latency(port, block, rounds, 3)
+            rows = args.rows.split(",") if args.rows else None
+            result["latency"] = latency(port, block, rounds, 3, rows)
         if "throughput" in only:
             result["throughput"] = throughput(port, 1000 if args.quick else 4000, 3)
         if "threads" in only:

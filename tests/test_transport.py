@@ -646,17 +646,23 @@ def test_direct_requests_match_build_request(run: Any) -> None:
         assert state.direct is client
         url = "http://127.0.0.1:9/v1/customer-sessions/?x=1"
         headers = {"Authorization": "Bearer t", "Content-Type": "application/json"}
-        for timeout in (httpx.USE_CLIENT_DEFAULT, httpx.Timeout(1.5)):
-            for content in (None, b'{"a":1}'):
-                ours = core._build(state, client, "POST", url, content, headers, timeout)
-                theirs = client.build_request(
-                    "POST", url, content=content, headers=headers, timeout=timeout
-                )
-                assert ours.url == theirs.url
-                assert str(ours.url) == str(theirs.url)
-                assert ours.headers.raw == theirs.headers.raw
-                assert ours.extensions == theirs.extensions
-                assert ours.read() == theirs.read()
+        cases = [
+            (method, timeout, content)
+            for method in ("POST", "GET", "PATCH", "DELETE")
+            for timeout in (httpx.USE_CLIENT_DEFAULT, httpx.Timeout(1.5))
+            for content in (None, b"", b'{"a":1}')
+        ]
+        for method, timeout, content in cases * 2:  # the second round from the caches
+            ours = core._build(state, client, method, url, content, headers, timeout)
+            theirs = client.build_request(
+                method, url, content=content, headers=headers, timeout=timeout
+            )
+            assert ours.method == theirs.method
+            assert ours.url == theirs.url
+            assert str(ours.url) == str(theirs.url)
+            assert ours.headers.raw == theirs.headers.raw
+            assert ours.extensions == theirs.extensions
+            assert ours.read() == theirs.read()
         await client.aclose()
 
     run(main())
