@@ -20,12 +20,13 @@ order rotates each round, after a warm-up:
   where httptools is not installed), when the checkout has one;
 - raw httpx: `httpx.AsyncClient` / `httpx.Client` `post` + `json.loads`.
 
-Per row: median and p99 of per-call wall time, the ratio of medians to the floor of the same
-request on the same loop, and client CPU per call (`time.process_time()` over each block, so
-the blocking facade's loop thread counts). Throughput: 20 and 200 concurrent tasks (a fixed
-number of calls, req/s) and 16 threads sharing one client. Memory: RSS and live objects before
-and after many calls on one client. Results: bench/results/<UTC>-floor-<label>.json and
-bench/results/floor-latest.md. The machine may be shared: compare rows of one run only.
+Per row (each block starts with a few untimed calls): median and p99 of per-call wall time,
+the ratio of medians to the floor of the same request on the same loop, and client CPU per
+call (`time.process_time()` over each block, so the blocking facade's loop thread counts).
+Throughput: 20 and 200 concurrent tasks (a fixed number of calls, req/s) and 16 threads sharing
+one client. Memory: RSS and live objects before and after many calls on one client. Results:
+bench/results/<UTC>-floor-<label>.json and bench/results/floor-latest.md. The machine may be
+shared: compare rows of one run only.
 """
 
 from __future__ import annotations
@@ -342,24 +343,32 @@ class Row:
         self.cpu: list[float] = []
 
 
+WARM = 5
+"""Untimed calls at the start of every block: the first call after another client's block (or
+another event loop's) pays for cold caches, which is the switching, not the client."""
+
+
 def _time_async(
     loop: asyncio.AbstractEventLoop, call: AsyncCall, n: int
 ) -> tuple[list[float], float]:
-    async def block() -> list[float]:
+    async def block() -> tuple[list[float], float]:
+        for _ in range(WARM):
+            await call()
         out: list[float] = []
         clock = time.perf_counter
+        c0 = time.process_time()
         for _ in range(n):
             t0 = clock()
             await call()
             out.append(clock() - t0)
-        return out
+        return out, (time.process_time() - c0) / n
 
-    c0 = time.process_time()
-    samples = loop.run_until_complete(block())
-    return samples, (time.process_time() - c0) / n
+    return loop.run_until_complete(block())
 
 
 def _time_sync(call: SyncCall, n: int) -> tuple[list[float], float]:
+    for _ in range(WARM):
+        call()
     out: list[float] = []
     clock = time.perf_counter
     c0 = time.process_time()

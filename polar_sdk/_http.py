@@ -659,18 +659,19 @@ class HTTPCore:
 
                     await anyio.sleep(wait)
             started = time.monotonic()  # of this attempt, for the debug log
+            direct = state.direct
+            if direct is not None and (
+                direct.cookies.jar or _httpx_logger.isEnabledFor(logging.INFO)
+            ):
+                direct = None  # httpx's client layer has something to add: go through it
             attempt_timeout: Any = timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT
             remaining = math.inf
             if deadline is not None:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise self._deadline_error(method, path, limit, attempt - 1, None)
-                attempt_timeout = _cap_timeout(timeout or client.timeout, remaining)
-            direct = state.direct
-            if direct is not None and (
-                direct.cookies.jar or _httpx_logger.isEnabledFor(logging.INFO)
-            ):
-                direct = None  # httpx's client layer has something to add: go through it
+                if direct is None or not direct.deadlines:  # else the transport bounds waits
+                    attempt_timeout = _cap_timeout(timeout or client.timeout, remaining)
             if direct is None:
                 request = client.build_request(
                     method, url, content=content, headers=headers, timeout=attempt_timeout

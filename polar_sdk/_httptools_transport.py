@@ -58,9 +58,10 @@ _SocketOption = (
 _Origin = tuple[bytes, bytes, int]
 
 # RFC 9110 tokens for methods and header names; field values may not hold CR, LF or NUL.
-_TOKENS = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+(?::[!#$%&'*+\-.^_`|~0-9A-Za-z]+)*")
-_BAD_VALUE = re.compile(rb"[\x00\r\n]")
+_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_HEADER_LINES = re.compile(rb"(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+: [^\x00\r\n]*\r\n)*")
 _BAD_TARGET = re.compile(rb"[\x00-\x20\x7f]")
+_METHODS_SEEN: set[str] = set()  # methods already checked (a handful in practice)
 
 _IDLE, _ACTIVE, _CLOSED = 0, 1, 2
 
@@ -707,32 +708,36 @@ class HttptoolsTransport(httpx.AsyncBaseTransport):
 
 
 def _head(request: httpx.Request) -> tuple[bytes, bytes | AsyncIterable[bytes] | None, bool]:
-    """The request head as bytes, the body (bytes, a stream, or None) and `Connection: close`."""
-    method = request.method.encode("ascii")
+    """The request head as bytes, the body (bytes, a stream, or None) and `Connection: close`.
+
+    The header lines are joined first and checked as a whole: every line a token, a colon and
+    a value without CR, LF or NUL, and exactly one CRLF per header (so a value cannot smuggle
+    in a line of its own).
+    """
+    method = request.method
+    if method not in _METHODS_SEEN:
+        if not _TOKEN.fullmatch(method.encode("ascii", "replace")):
+            raise httpx.LocalProtocolError(f"illegal request method {method!r}")
+        if len(_METHODS_SEEN) < 64:
+            _METHODS_SEEN.add(method)
     target = request.url.raw_path
     raw = request.headers.raw
-    names = b":".join([name for name, _ in raw])
-    values = b"".join([value for _, value in raw])
+    lines = b"".join([b"%s: %s\r\n" % pair for pair in raw])
     if (
-        not _TOKENS.fullmatch(method)
-        or (raw and not _TOKENS.fullmatch(names))
-        or _BAD_VALUE.search(values)
+        not _HEADER_LINES.fullmatch(lines)
+        or lines.count(b"\r\n") != len(raw)
         or _BAD_TARGET.search(target)
     ):
-        raise httpx.LocalProtocolError("illegal character in the request line or a header")
-    parts = [method, b" ", target, b" HTTP/1.1\r\n"]
-    close = False
-    for name, value in raw:
-        parts += (name, b": ", value, b"\r\n")
-        if len(name) == 10 and name.lower() == b"connection" and b"close" in value.lower():
-            close = True
-    parts.append(b"\r\n")
+        raise httpx.LocalProtocolError("illegal character in the request target or a header")
+    close = b"close" in lines.lower() and any(
+        name.lower() == b"connection" and b"close" in value.lower() for name, value in raw
+    )
     body: bytes | AsyncIterable[bytes] | None
     try:
         body = request.content or None
     except httpx.RequestNotRead:
         body = cast(AsyncIterable[bytes], request.stream)
-    return b"".join(parts), body, close
+    return b"%s %s HTTP/1.1\r\n%s\r\n" % (method.encode("ascii"), target, lines), body, close
 
 
 async def _write_stream(

@@ -144,9 +144,20 @@ def test_local_protocol_error(run: Any) -> None:
         async with serving() as server, client(HttptoolsTransport()) as http:
             with pytest.raises(httpx.LocalProtocolError):
                 await http.get(server.url("/"), headers={"x-bad": "a\r\nb"})
+            for name, value in [
+                ("x bad", "a"),
+                ("x-smuggle", "a\r\nx-evil: 1"),
+                ("x-lf", "a\nb"),
+                ("x-cr", "a\rb"),
+                ("x-nul", "a\x00b"),
+                ("", "a"),
+            ]:
+                with pytest.raises(httpx.LocalProtocolError):
+                    await http.get(server.url("/"), headers={name: value})
             with pytest.raises(httpx.LocalProtocolError):
-                await http.get(server.url("/"), headers={"x bad": "a"})
+                await http.request("GET /x", server.url("/"))
             assert server.connections == 0  # refused before anything was sent
+            assert (await http.get(server.url("/ok"), headers={"x-fine": "a: b\tc"})).text == "/ok"
 
     run(main())
 
