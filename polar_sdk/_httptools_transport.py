@@ -120,8 +120,12 @@ class _Connection(asyncio.Protocol):
         "reusable",
         "state",
         "status",
+        "timer",
+        "timer_at",
         "transport",
         "until_eof",
+        "wait_error",
+        "wait_until",
         "waiter",
         "writing_paused",
     )
@@ -138,6 +142,11 @@ class _Connection(asyncio.Protocol):
         self.eof = False  # nothing more will arrive
         self.lost: BaseException | None = None  # why the connection broke, if it did
         self.waiter: asyncio.Future[None] | None = None
+        # One timer per connection, moved only when a wait must end sooner than it fires.
+        self.timer: asyncio.TimerHandle | None = None
+        self.timer_at = 0.0
+        self.wait_until = 0.0  # loop time the current wait ends (0: no limit)
+        self.wait_error: type[Exception] = httpx.ReadTimeout
         self.drain_waiter: asyncio.Future[None] | None = None
         self.reading_paused = False
         self.writing_paused = False
@@ -203,6 +212,9 @@ class _Connection(asyncio.Protocol):
         self._ended(exc)
         self.state = _CLOSED
         self.registry.discard(self)
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
         waiter = self.drain_waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
@@ -217,10 +229,6 @@ class _Connection(asyncio.Protocol):
             waiter.set_result(None)
 
     # parser callbacks --------------------------------------------------------------------
-    def on_message_begin(self) -> None:
-        if self.complete:
-            raise _Unexpected  # a second answer to one request
-
     def on_status(self, status: bytes) -> None:
         self.reason += status
 
@@ -231,6 +239,8 @@ class _Connection(asyncio.Protocol):
         self.headers.append((name, value))
 
     def on_headers_complete(self) -> None:
+        if self.complete:
+            raise _Unexpected  # a second answer to one request
         status = self.parser.get_status_code()
         if status < 200:
             if status == 101:
@@ -315,6 +325,9 @@ class _Connection(asyncio.Protocol):
         """Drop the connection now (no await: closing cannot be interrupted)."""
         self.reusable = False
         self.state = _CLOSED
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
         transport = self.transport
         if transport is not None:
             if self.origin[0] == b"https":
@@ -323,22 +336,36 @@ class _Connection(asyncio.Protocol):
                 transport.close()
 
     async def wait(self, timeout: float | None, deadline: float | None) -> None:
-        """Wait for the next parser event; ReadTimeout after `timeout` seconds of silence."""
+        """Wait for the next parser event; ReadTimeout after `timeout` seconds of silence.
+
+        Waits share the connection's timer: it is set again only when this wait must end
+        before it fires, and when it fires for a wait that ends later it is set for that.
+        """
         waiter = self.waiter = self.loop.create_future()
-        timeout, error = _bounded(timeout, httpx.ReadTimeout, deadline)
+        timeout, self.wait_error = _bounded(timeout, httpx.ReadTimeout, deadline)
+        if timeout is not None:
+            until = self.wait_until = self.loop.time() + timeout
+            if self.timer is None or self.timer_at > until:
+                if self.timer is not None:
+                    self.timer.cancel()
+                self.timer = self.loop.call_at(until, self._on_timer)
+                self.timer_at = until
         try:
-            if timeout is None:
-                await waiter
-            else:
-                timer = self.loop.call_later(
-                    max(timeout, 0.0), _expire, waiter, error, "timed out waiting for the server"
-                )
-                try:
-                    await waiter
-                finally:
-                    timer.cancel()
+            await waiter
         finally:
             self.waiter = None
+            self.wait_until = 0.0
+
+    def _on_timer(self) -> None:
+        self.timer = None
+        waiter = self.waiter
+        if waiter is None or waiter.done() or not self.wait_until:
+            return  # nothing waits now; the next wait sets the timer again
+        if self.loop.time() + 0.001 >= self.wait_until:  # uvloop's clock moves in ms
+            waiter.set_exception(self.wait_error("timed out waiting for the server"))
+        else:
+            self.timer = self.loop.call_at(self.wait_until, self._on_timer)
+            self.timer_at = self.wait_until
 
     def broken(self, started: bool) -> httpx.TransportError:
         """The error for a connection that ended before its answer did."""

@@ -25,6 +25,7 @@ import httpx
 import pytest
 
 from polar_sdk._httptools_transport import DEADLINE, MAX_HEAD, HttptoolsTransport
+from tests.faultserver import FaultServer, respond
 from tests.test_transport import _loop_factories, _refused_port, serving
 
 pytestmark = pytest.mark.integration
@@ -831,3 +832,32 @@ def test_the_send_path_names_the_same_deadline_extension() -> None:
     from polar_sdk import _http
 
     assert _http._DEADLINE == DEADLINE  # pyright: ignore[reportPrivateUsage]
+
+
+def test_a_shorter_read_timeout_after_a_longer_one_still_fires(run: Any) -> None:
+    async def main() -> None:
+        transport = HttptoolsTransport(limits=httpx.Limits(max_connections=1))
+        async with serving() as server, client(transport) as http:
+            assert (await http.get(server.url("/a"), timeout=30)).text == "/a"
+            started = time.monotonic()
+            with pytest.raises(httpx.ReadTimeout):
+                await http.get(server.url("/silent"), timeout=httpx.Timeout(30, read=0.2))
+            assert time.monotonic() - started < 5
+
+    run(main())
+
+
+def test_a_longer_read_timeout_after_a_shorter_one_does_not_fire_early(
+    faults: FaultServer,
+) -> None:
+    faults.script([respond(200, b"quick"), respond(200, b"slow", delay=0.5)])
+
+    async def main() -> list[bytes]:
+        transport = HttptoolsTransport(limits=httpx.Limits(max_connections=1))
+        async with client(transport) as http:
+            first = await http.get(f"{faults.url}/q", timeout=httpx.Timeout(5, read=0.2))
+            second = await http.get(f"{faults.url}/s", timeout=httpx.Timeout(5, read=3))
+            return [first.content, second.content]
+
+    assert asyncio.run(main()) == [b"quick", b"slow"]
+    assert faults.connections == 1
