@@ -924,7 +924,10 @@ async def _send_direct(client: DirectClient, request: httpx.Request) -> httpx.Re
         raise
     response.request = request
     try:
-        await response.aread()
+        if getattr(response.stream, "ready", False):
+            response.read()  # the SDK's transport has the whole body already: nothing to await
+        else:
+            await response.aread()
     except BaseException:
         await response.aclose()
         raise

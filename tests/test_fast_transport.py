@@ -861,3 +861,40 @@ def test_a_longer_read_timeout_after_a_shorter_one_does_not_fire_early(
 
     assert asyncio.run(main()) == [b"quick", b"slow"]
     assert faults.connections == 1
+
+
+def test_the_direct_send_path_reads_whole_and_partial_bodies(run: Any) -> None:
+    from polar_sdk._http import _send_direct  # pyright: ignore[reportPrivateUsage]
+    from polar_sdk._transport import DirectClient
+
+    async def main() -> None:
+        transport = HttptoolsTransport()
+        async with serving() as server, DirectClient(transport=transport) as direct:
+            assert direct.deadlines
+            small = await _send_direct(direct, direct.build_request("GET", server.url("/s")))
+            assert small.content == b"/s"
+            size = 2 * 1024 * 1024
+            big = await _send_direct(
+                direct, direct.build_request("GET", server.url(f"/big/{size}"))
+            )
+            assert len(big.content) == size
+            assert transport.idle_count == 1
+            assert server.connections == 1
+
+    run(main())
+
+
+def test_a_sync_read_before_the_body_arrived_is_refused(run: Any) -> None:
+    async def main() -> None:
+        transport = HttptoolsTransport()
+        async with serving() as server, client(transport) as http:
+            request = http.build_request("GET", server.url(f"/big/{4 * 1024 * 1024}"))
+            response = await transport.handle_async_request(request)
+            stream: Any = response.stream
+            assert not stream.ready
+            with pytest.raises(RuntimeError, match="await"):
+                list(stream)
+            await response.aread()
+            assert len(response.content) == 4 * 1024 * 1024
+
+    run(main())
