@@ -683,6 +683,74 @@ def memory(port: int, calls: int) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------------------
+# parsers
+# --------------------------------------------------------------------------------------
+
+
+def parsers(repeats: int = 5, n: int = 20000) -> dict[str, Any]:
+    """Parse cost per response (status, headers, body; no I/O): h11 against httptools."""
+    import h11
+    import httptools
+
+    bodies = {
+        "create 201 (1.3 kB)": _answer(b"201 Created", response_body()),
+        "list 200 (6 kB)": _answer(b"200 OK", _compact("customers_list_200.json")),
+    }
+    out: dict[str, Any] = {}
+    for label, wire in bodies.items():
+
+        def with_h11(wire: bytes = wire) -> None:
+            conn = h11.Connection(h11.CLIENT)
+            for _ in range(n):
+                conn.send(h11.Request(method="GET", target="/", headers=[("host", "x")]))
+                conn.send(h11.EndOfMessage())
+                conn.receive_data(wire)
+                body = []
+                while True:
+                    event = conn.next_event()
+                    if isinstance(event, h11.Data):
+                        body.append(event.data)
+                    elif isinstance(event, h11.EndOfMessage):
+                        break
+                conn.start_next_cycle()
+
+        class Sink:
+            def __init__(self) -> None:
+                self.headers: list[tuple[bytes, bytes]] = []
+                self.body: list[bytes] = []
+                self.done = False
+
+            def on_header(self, name: bytes, value: bytes) -> None:
+                self.headers.append((name, value))
+
+            def on_body(self, body: bytes) -> None:
+                self.body.append(body)
+
+            def on_message_complete(self) -> None:
+                self.done = True
+
+        def with_httptools(wire: bytes = wire) -> None:
+            for _ in range(n):
+                sink = Sink()
+                parser = httptools.HttpResponseParser(sink)
+                parser.feed_data(wire)
+                parser.get_status_code()
+                assert sink.done
+
+        for name, fn in (
+            ("h11 (request events + parse, as httpcore drives it)", with_h11),
+            ("httptools (parse)", with_httptools),
+        ):
+            times = []
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                fn()
+                times.append((time.perf_counter() - t0) / n * 1e6)
+            out[f"{name}/{label}"] = {"us": statistics.median(times)}
+    return out
+
+
+# --------------------------------------------------------------------------------------
 # report
 # --------------------------------------------------------------------------------------
 
@@ -714,6 +782,11 @@ def table(result: dict[str, Any]) -> str:
             for name, e in part.items():
                 cpu = f"{e['cpu_us']:.0f}" if "cpu_us" in e else ""
                 lines.append(f"| {name} | {e['rps']:.0f} | {cpu} |")
+    part = result.get("parsers")
+    if part:
+        lines += ["", "| parse one response | µs |", "|---|---|"]
+        for name, e in part.items():
+            lines.append(f"| {name} | {e['us']:.1f} |")
     part = result.get("memory")
     if part:
         lines += [
@@ -753,7 +826,7 @@ def main() -> None:
     parser.add_argument("--serve", type=int)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--label", default="run")
-    parser.add_argument("--only", default="latency,throughput,threads,memory")
+    parser.add_argument("--only", default="latency,throughput,threads,parsers,memory")
     parser.add_argument("--memory-calls", type=int)
     parser.add_argument("--rows", help="latency rows containing any of these (comma-separated)")
     args = parser.parse_args()
@@ -784,6 +857,8 @@ def main() -> None:
             result["throughput"] = throughput(port, 1000 if args.quick else 4000, 3)
         if "threads" in only:
             result["threads"] = threads(port, 1600 if args.quick else 6400, 3)
+        if "parsers" in only:
+            result["parsers"] = parsers()
         if "memory" in only:
             calls = args.memory_calls or (10_000 if args.quick else 100_000)
             result["memory"] = memory(port, calls)

@@ -250,7 +250,12 @@ class _Connection(asyncio.Protocol):
         self.status = status
         self.head_done = True
         if self.head_request:
-            self.complete = True  # the answer to HEAD never has a body, whatever it says
+            # The answer to HEAD never has a body, whatever its headers say; llhttp cannot be
+            # told so, and this parser is dropped (begin() makes a new one for the next
+            # request), so it never reaches on_message_complete: settle keep-alive here.
+            self.complete = True
+            if not self.parser.should_keep_alive():
+                self.reusable = False
         elif status != 204 and status != 304:
             # No Content-Length and not chunked: the body runs until the server closes.
             self.until_eof = not any(

@@ -679,6 +679,19 @@ def test_answers_without_a_body(run: Any, method: str, answer: bytes) -> None:
     run(main())
 
 
+def test_a_head_answer_asking_to_close_is_not_reused(run: Any) -> None:
+    answer = b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\nconnection: close\r\n\r\n"
+
+    async def main() -> None:
+        async with scripted((answer, "close"), ok(b"b")) as (server, http, transport):
+            assert (await http.head(server.url())).status_code == 200
+            assert transport.idle_count == 0
+            assert (await http.get(server.url())).content == b"b"
+            assert server.connections == 2
+
+    run(main())
+
+
 def test_a_body_framed_by_the_end_of_the_connection(run: Any) -> None:
     async def main() -> None:
         answer = (b"HTTP/1.1 200 OK\r\n\r\nuntil the end", "close")
