@@ -801,6 +801,45 @@ def table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def compare(before: dict[str, Any], after: dict[str, Any]) -> str:
+    """Two runs side by side: each row's median, p99, ratio to its floor and CPU per call."""
+    lines = [
+        "| row | before: median / p99 µs | ratio | CPU µs (ratio) "
+        "| after: median / p99 µs | ratio | CPU µs (ratio) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+
+    def cells(entry: dict[str, Any] | None) -> str:
+        if entry is None:
+            return " | | "
+        ratio = f"{entry['ratio']:.2f}x" if "ratio" in entry else "1.00"
+        cpu = f"{entry['cpu_us']:.0f}"
+        if "cpu_ratio" in entry:
+            cpu += f" ({entry['cpu_ratio']:.2f}x)"
+        return f"{entry['median_us']:.0f} / {entry['p99_us']:.0f} | {ratio} | {cpu}"
+
+    old_rows = before.get("latency", {})
+    new_rows = after.get("latency", {})
+    for name in list(new_rows) + [n for n in old_rows if n not in new_rows]:
+        lines.append(f"| {name} | {cells(old_rows.get(name))} | {cells(new_rows.get(name))} |")
+    for key in ("throughput", "threads"):
+        old_part, new_part = before.get(key, {}), after.get(key, {})
+        if not (old_part or new_part):
+            continue
+        lines += [
+            "",
+            "| throughput | before req/s | after req/s | after/before |",
+            "|---|---|---|---|",
+        ]
+        for name in new_part:
+            old_rps = old_part.get(name, {}).get("rps")
+            new_rps = new_part[name]["rps"]
+            gain = f"{new_rps / old_rps:.2f}x" if old_rps else ""
+            old_text = f"{old_rps:.0f}" if old_rps else ""
+            lines.append(f"| {name} | {old_text} | {new_rps:.0f} | {gain} |")
+    return "\n".join(lines)
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -829,7 +868,12 @@ def main() -> None:
     parser.add_argument("--only", default="latency,throughput,threads,parsers,memory")
     parser.add_argument("--memory-calls", type=int)
     parser.add_argument("--rows", help="latency rows containing any of these (comma-separated)")
+    parser.add_argument("--compare", nargs=2, metavar=("BEFORE", "AFTER"))
     args = parser.parse_args()
+    if args.compare:
+        runs = [json.loads(Path(name).read_text(encoding="utf-8")) for name in args.compare]
+        print(compare(*runs))
+        return
     if args.serve:
         serve(args.serve)
         return

@@ -62,6 +62,9 @@ _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _HEADER_LINES = re.compile(rb"(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+: [^\x00\r\n]*\r\n)*")
 _BAD_TARGET = re.compile(rb"[\x00-\x20\x7f]")
 _METHODS_SEEN: set[str] = set()  # methods already checked (a handful in practice)
+# Header lines already checked and joined, by the headers: the SDK sends the same few sets
+# (they differ in Content-Length at most), so most requests skip the work.
+_LINES_SEEN: dict[tuple[tuple[bytes, bytes], ...], tuple[bytes, bool]] = {}
 
 _IDLE, _ACTIVE, _CLOSED = 0, 1, 2
 
@@ -775,17 +778,21 @@ def _head(request: httpx.Request) -> tuple[bytes, bytes | AsyncIterable[bytes] |
         if len(_METHODS_SEEN) < 64:
             _METHODS_SEEN.add(method)
     target = request.url.raw_path
-    raw = request.headers.raw
-    lines = b"".join([b"%s: %s\r\n" % pair for pair in raw])
-    if (
-        not _HEADER_LINES.fullmatch(lines)
-        or lines.count(b"\r\n") != len(raw)
-        or _BAD_TARGET.search(target)
-    ):
-        raise httpx.LocalProtocolError("illegal character in the request target or a header")
-    close = b"close" in lines.lower() and any(
-        name.lower() == b"connection" and b"close" in value.lower() for name, value in raw
-    )
+    if _BAD_TARGET.search(target):
+        raise httpx.LocalProtocolError("illegal character in the request target")
+    raw = tuple(request.headers.raw)
+    checked = _LINES_SEEN.get(raw)
+    if checked is None:
+        lines = b"".join([b"%s: %s\r\n" % pair for pair in raw])
+        if not _HEADER_LINES.fullmatch(lines) or lines.count(b"\r\n") != len(raw):
+            raise httpx.LocalProtocolError("illegal character in a header name or value")
+        close = b"close" in lines.lower() and any(
+            name.lower() == b"connection" and b"close" in value.lower() for name, value in raw
+        )
+        if len(_LINES_SEEN) >= 256:  # bodies of many sizes: keep it small
+            _LINES_SEEN.clear()
+        checked = _LINES_SEEN[raw] = (lines, close)
+    lines, close = checked
     body: bytes | AsyncIterable[bytes] | None
     try:
         body = request.content or None
