@@ -317,6 +317,7 @@ class _Connection(asyncio.Protocol):
             self.headers = []
             self.head_done = self.complete = self.until_eof = False
             self.head_size = self.header_bytes = 0
+            self.chunks.clear()
         self.head_request = head_request
 
     def usable(self, now: float, expiry: float | None) -> bool:
@@ -445,9 +446,12 @@ class _Body(httpx.AsyncByteStream, httpx.SyncByteStream):
     def __iter__(self) -> Iterator[bytes]:
         if not self.ready:
             raise RuntimeError("the body has not arrived in full: read it with await")
-        chunks = self._conn.chunks
-        data = b"".join(chunks)
-        chunks.clear()
+        conn = self._conn
+        data = b"".join(conn.chunks)
+        conn.chunks.clear()
+        if conn.reading_paused and conn.transport is not None:
+            conn.reading_paused = False
+            conn.transport.resume_reading()
         self._finish(True)
         if data:
             yield data

@@ -911,3 +911,26 @@ def test_a_sync_read_before_the_body_arrived_is_refused(run: Any) -> None:
             assert len(response.content) == 4 * 1024 * 1024
 
     run(main())
+
+
+def test_a_body_read_at_once_after_reading_paused_leaves_the_connection_reading(
+    run: Any,
+) -> None:
+    async def main() -> None:
+        transport = HttptoolsTransport()
+        async with serving() as server, client(transport) as http:
+            for size in (300 * 1024, 600 * 1024):
+                request = http.build_request("GET", server.url(f"/big/{size}"))
+                response = await transport.handle_async_request(request)
+                await asyncio.sleep(0.2)  # all of it arrives (or reading pauses)
+                stream: Any = response.stream
+                if stream.ready:
+                    response.read()
+                else:
+                    await response.aread()
+                assert len(response.content) == size
+                answer = await http.get(server.url("/next"), timeout=2)
+                assert answer.text == "/next"
+            assert server.connections == 1
+
+    run(main())
