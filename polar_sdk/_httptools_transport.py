@@ -668,7 +668,9 @@ class HttptoolsTransport(httpx.AsyncBaseTransport):
                 if timer is not None:
                     timer.cancel()
             if given is not None:
-                return given
+                if given.usable(given.loop.time(), None):
+                    return given
+                given.close()  # the server closed it meanwhile: its slot is ours
         # A slot is ours: open a connection in it.
         try:
             return await self._connect(origin, timeouts.get("connect"), deadline, request)
