@@ -200,3 +200,24 @@ def bench_webhooks(session: nox.Session) -> None:
         *session.posargs,
         env={"PYTHONPATH": str(Path.cwd())},
     )
+
+
+@nox.session(python="3.11", default=False)
+def bench_floor(session: nox.Session) -> None:
+    """The floor benchmark of issue 15 (`-- --quick` for a short run).
+
+    bench/bench_floor.py: polar_sdk (async on asyncio and uvloop, and the blocking facade) and raw
+    httpx against the floor of a loopback HTTP/1.1 round trip in CPython -- an asyncio.Protocol
+    client and a raw socket client with a Content-Length parser and json.loads -- side by side
+    in one process pinned to core 1, against a lean asyncio server pinned to core 0. The
+    project's dependencies (imported from the checkout, as in `bench`) plus uvloop; no orjson.
+    """
+    from pathlib import Path
+
+    import tomllib
+
+    project = tomllib.loads(Path("pyproject.toml").read_text())["project"]
+    session.install(*project["dependencies"], "uvloop>=0.19")
+    session.run(
+        "python", "bench/bench_floor.py", *session.posargs, env={"PYTHONPATH": str(Path.cwd())}
+    )

@@ -62,6 +62,31 @@ def _lean_transport_usable() -> bool:
     return not any(proxies.get(scheme) for scheme in _PROXY_SCHEMES)
 
 
+H11_SWITCH = "POLAR_SDK_H11_TRANSPORT"
+"""Set to 1 to give owned clients the httpcore/h11 transport even where httptools is installed
+(a private switch for comparisons and diagnosis, like POLAR_SDK_DEFAULT_TRANSPORT)."""
+
+
+def _owned_transport(
+    ssl_context: ssl.SSLContext | None, limits: httpx.Limits, tls: bool
+) -> httpx.AsyncBaseTransport:
+    """The transport of a client the SDK builds for itself on an asyncio loop.
+
+    `HttptoolsTransport` where httptools imports (CPython wheels), else `AsyncioTransport`,
+    httpcore's pool with h11 over the same asyncio protocols.
+    """
+    if os.environ.get(H11_SWITCH) != "1":
+        try:
+            from ._httptools_transport import HttptoolsTransport
+        except ImportError:  # no httptools (PyPy, an unusual platform): the h11 path
+            pass
+        else:
+            return HttptoolsTransport(ssl_context=ssl_context, limits=limits, tls=tls)
+    from ._transport import AsyncioTransport
+
+    return AsyncioTransport(ssl_context=ssl_context, limits=limits, tls=tls)
+
+
 def _resolve_token(access_token: str | None, *, from_env: bool = True) -> str | None:
     """The token to send, or None for a client limited to public operations."""
     given = cast(object, access_token)  # callers without a type checker pass anything
@@ -321,13 +346,13 @@ class AsyncPolar(AsyncResources):
         def make_client() -> httpx.AsyncClient:
             # Called in the running loop that will use the client.
             if _lean_transport_usable():
-                from ._transport import AsyncioTransport, DirectClient
+                from ._transport import DirectClient
 
                 if tls and not ssl_contexts:
                     ssl_contexts.append(httpx.create_ssl_context())
                 context = ssl_contexts[0] if tls else None
                 return DirectClient(
-                    transport=AsyncioTransport(ssl_context=context, limits=pool_limits, tls=tls),
+                    transport=_owned_transport(context, pool_limits, tls),
                     timeout=client_timeout,
                     limits=pool_limits,
                     follow_redirects=False,

@@ -78,6 +78,9 @@ def _form(data: Mapping[str, Any]) -> bytes:
 
 _T = TypeVar("_T")
 
+_DEADLINE = "polar_sdk.deadline"  # request extension; _httptools_transport.DEADLINE
+_BODY_METHODS = frozenset(("POST", "PUT", "PATCH"))  # httpx sends Content-Length: 0 without a body
+
 logger = logging.getLogger("polar_sdk")
 _httpx_logger = logging.getLogger("httpx")
 
@@ -695,18 +698,19 @@ class HTTPCore:
 
                     await anyio.sleep(wait)
             started = time.monotonic()  # of this attempt, for the debug log
+            direct = state.direct
+            if direct is not None and (
+                direct.cookies.jar or _httpx_logger.isEnabledFor(logging.INFO)
+            ):
+                direct = None  # httpx's client layer has something to add: go through it
             attempt_timeout: Any = timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT
             remaining = math.inf
             if deadline is not None:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise self._deadline_error(method, path, limit, attempt - 1, None)
-                attempt_timeout = _cap_timeout(timeout or client.timeout, remaining)
-            direct = state.direct
-            if direct is not None and (
-                direct.cookies.jar or _httpx_logger.isEnabledFor(logging.INFO)
-            ):
-                direct = None  # httpx's client layer has something to add: go through it
+                if direct is None or not direct.deadlines:  # else the transport bounds waits
+                    attempt_timeout = _cap_timeout(timeout or client.timeout, remaining)
             if direct is None:
                 request = client.build_request(
                     method, url, content=content, headers=headers, timeout=attempt_timeout
@@ -719,6 +723,11 @@ class HTTPCore:
                         response = await client.send(request)
                     else:
                         response = await _send_direct(direct, request)
+                elif direct is not None and direct.deadlines:
+                    # The SDK's httptools transport bounds every wait by the deadline itself
+                    # and raises TimeoutError when it passes: no timer around the call.
+                    request.extensions[_DEADLINE] = deadline
+                    response = await _send_direct(direct, request)
                 elif direct is not None and sys.version_info >= (3, 11):
                     # Backstop for answers that trickle in: no single read times out, but the
                     # whole call must still end by the deadline. The SDK's own client runs on
@@ -794,9 +803,11 @@ class HTTPCore:
     ) -> httpx.Request:
         """The request `client.build_request()` would build, without redoing fixed work.
 
-        The URL is parsed once per path and our headers merged over the client's once per
-        header set; the rest is what build_request does for a client without base URL,
-        params, cookies or auth.
+        The URL is parsed once per path, and the head (Host, the client's headers, ours, and
+        `Content-Length: 0` for a bodiless POST/PUT/PATCH) is put together once per header
+        set; each call copies it and adds its Content-Length. The request is given its body as
+        a ready stream, which skips httpx's content encoding and header auto-fill -- the
+        work done here instead, in the same order (`test_direct_requests_match_build_request`).
         """
         urls = self._shared.urls
         parsed = urls.get(url)
@@ -804,24 +815,33 @@ class HTTPCore:
             if len(urls) >= 256:  # paths with ids in them: keep the cache small
                 urls.clear()
             parsed = urls[url] = httpx.URL(url)
+        zero = not content and method in _BODY_METHODS
         # Keyed by the headers themselves, never by id(): views come and go (one per request
         # in some apps), and a reused id must not hand a call another view's Authorization.
-        key = tuple(headers.items())
+        # The pseudo-headers stand for what else the cached head depends on.
+        key = (*headers.items(), (":base", self._base_url), (":zero", "1" if zero else ""))
         merged = state.headers.get(key)
         if merged is None:
             if len(state.headers) >= 64:  # many credentials: keep the cache small
                 state.headers.clear()
-            merged = httpx.Headers(client.headers)
-            merged.update(headers)
-            state.headers[key] = merged
+            ours = httpx.Headers(client.headers)
+            ours.update(headers)
+            auto = [(b"Host", parsed.netloc)]
+            if zero:
+                auto.append((b"Content-Length", b"0"))
+            merged = state.headers[key] = httpx.Headers(auto + ours.raw)
         effective = timeout if isinstance(timeout, httpx.Timeout) else client.timeout
-        return httpx.Request(
+        request = httpx.Request(
             method,
             parsed,
-            content=content,
             headers=merged,
+            stream=httpx.ByteStream(content or b""),
             extensions={"timeout": effective.as_dict()},
         )
+        if content:
+            request.headers["Content-Length"] = str(len(content))
+        request.read()
+        return request
 
     @staticmethod
     def _fits(deadline: float | None, delay: float) -> bool:
@@ -943,7 +963,10 @@ async def _send_direct(client: DirectClient, request: httpx.Request) -> httpx.Re
         raise
     response.request = request
     try:
-        await response.aread()
+        if getattr(response.stream, "ready", False):
+            response.read()  # the SDK's transport has the whole body already: nothing to await
+        else:
+            await response.aread()
     except BaseException:
         await response.aclose()
         raise

@@ -75,16 +75,6 @@ class _Waiter:
         self.error: BaseException | None = None
         self.task: asyncio.Task[Any] | None = None
 
-    def done(self, task: asyncio.Task[Any]) -> None:
-        if task.cancelled():
-            self.error = _closed_while_running()
-        else:
-            self.error = task.exception()
-            if self.error is None:
-                self.result = task.result()
-        self.task = None
-        self.lock.release()
-
     def cancel(self) -> None:
         if self.task is not None:
             self.task.cancel()
@@ -93,7 +83,7 @@ class _Waiter:
 class _Running:
     """A started portal: its thread, its loop and the anyio portal object."""
 
-    __slots__ = ("loop", "pending", "portal", "thread", "thread_id")
+    __slots__ = ("cancelled", "loop", "pending", "portal", "thread", "thread_id")
 
     def __init__(self, use_uvloop: bool) -> None:
         import asyncio
@@ -101,6 +91,7 @@ class _Running:
         import anyio
         from anyio.from_thread import BlockingPortal
 
+        self.cancelled = asyncio.CancelledError
         ready = threading.Event()
         box: list[Any] = []
         # Calls handed over but not finished. Whatever is left when the loop has ended (a
@@ -173,18 +164,29 @@ class _Running:
         waiter: _Waiter,
     ) -> None:
         try:
-            task = self.loop.create_task(fn(*args, **kwargs))
+            coroutine = fn(*args, **kwargs)
         except BaseException as exc:  # building the coroutine failed (bad arguments)
             self.pending.discard(waiter)
             waiter.error = exc
             waiter.lock.release()
             return
-        waiter.task = task
-        task.add_done_callback(partial(self._done, waiter))
+        waiter.task = self.loop.create_task(self._run(coroutine, waiter))
 
-    def _done(self, waiter: _Waiter, task: asyncio.Task[Any]) -> None:
-        self.pending.discard(waiter)
-        waiter.done(task)
+    async def _run(self, coroutine: Coroutine[Any, Any, Any], waiter: _Waiter) -> None:
+        # The caller is released from the task's last step itself: a done-callback would
+        # cost the loop one more turn before the answer is handed over.
+        try:
+            waiter.result = await coroutine
+        except self.cancelled:
+            waiter.error = _closed_while_running()
+        except BaseException as exc:
+            waiter.error = exc
+            if not isinstance(exc, Exception):
+                raise  # KeyboardInterrupt, SystemExit: still the loop's business
+        finally:
+            self.pending.discard(waiter)
+            waiter.task = None
+            waiter.lock.release()
 
     def _cancel_soon(self, waiter: _Waiter) -> None:
         with contextlib.suppress(RuntimeError):  # the loop is already closed

@@ -10,6 +10,11 @@ replaced, see `_Pool`), given a network backend written on `loop.create_connecti
 arrive through a protocol's callbacks into a buffer, so "readable" is a look at that buffer and
 an end-of-file flag.
 
+Where httptools is installed (CPython), the SDK's own clients use
+`polar_sdk._httptools_transport.HttptoolsTransport` instead, which replaces httpcore's pool and
+h11 as well; this transport remains the path where it is not (and behind the private
+`POLAR_SDK_H11_TRANSPORT=1` switch).
+
 `AsyncioTransport` is only valid on an asyncio event loop (uvloop included); under trio the SDK
 keeps httpx's default transport. It never handles proxies: `polar_sdk._client` falls back to
 httpx's transport when the environment names one. httpcore failures are raised as the same httpx
@@ -583,13 +588,17 @@ class AsyncioTransport(httpx.AsyncBaseTransport):
 
 
 class DirectClient(httpx.AsyncClient):
-    """An `httpx.AsyncClient` over an `AsyncioTransport`, built by the SDK for its own use.
+    """An `httpx.AsyncClient` over the SDK's own transport, built by the SDK for its own use.
 
-    `polar_sdk._http` hands this client's requests straight to `transport` when nothing the
-    client would add applies (no cookies stored, httpx's request logging off), and through
-    `send()` otherwise. It has no auth, event hooks or base URL.
+    The transport is `polar_sdk._httptools_transport.HttptoolsTransport`, or `AsyncioTransport`
+    where httptools is not installed. `polar_sdk._http` hands this client's requests straight
+    to `transport` when nothing the client would add applies (no cookies stored, httpx's
+    request logging off), and through `send()` otherwise. It has no auth, event hooks or base
+    URL.
     """
 
-    def __init__(self, *, transport: AsyncioTransport, **kwargs: Any) -> None:
+    def __init__(self, *, transport: httpx.AsyncBaseTransport, **kwargs: Any) -> None:
         super().__init__(transport=transport, **kwargs)
         self.transport = transport
+        # The transport bounds a whole request by the "polar_sdk.deadline" extension itself.
+        self.deadlines: bool = getattr(transport, "enforces_deadlines", False)

@@ -520,23 +520,32 @@ def test_tls_handshake_timeout(run: Any) -> None:
 
 
 @pytest.fixture
-def built(monkeypatch: pytest.MonkeyPatch) -> list[AsyncioTransport]:
-    """Every AsyncioTransport AsyncPolar builds during the test."""
+def built(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Every transport of its own (h11 or httptools) AsyncPolar builds during the test."""
+    import polar_sdk._httptools_transport
     import polar_sdk._transport
+    from polar_sdk._httptools_transport import HttptoolsTransport
 
-    made: list[AsyncioTransport] = []
+    made: list[Any] = []
 
     class Recording(AsyncioTransport):
         def __init__(self, **kwargs: Any) -> None:
             super().__init__(**kwargs)
             made.append(self)
 
+    class RecordingFast(HttptoolsTransport):
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            made.append(self)
+
     # AsyncPolar imports the transport when it first builds a client.
     monkeypatch.setattr(polar_sdk._transport, "AsyncioTransport", Recording)
+    monkeypatch.setattr(polar_sdk._httptools_transport, "HttptoolsTransport", RecordingFast)
     for variable in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
         monkeypatch.delenv(variable, raising=False)
         monkeypatch.delenv(variable.lower(), raising=False)
     monkeypatch.delenv("POLAR_SDK_DEFAULT_TRANSPORT", raising=False)
+    monkeypatch.delenv("POLAR_SDK_H11_TRANSPORT", raising=False)
     return made
 
 
@@ -550,10 +559,25 @@ async def _one_call(**kwargs: Any) -> None:
             await polar.customer_sessions.create(customer_id="32f1da23-861d-4749-b8e3-08a3664580a8")
 
 
-def test_asyncio_clients_use_the_asyncio_transport(run: Any, built: list[AsyncioTransport]) -> None:
+def test_asyncio_clients_use_the_asyncio_transport(
+    run: Any, built: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The h11 path, as where httptools is not installed (tests/test_fast_transport.py checks
+    # that it is chosen then, and the httptools transport otherwise).
+    monkeypatch.setenv("POLAR_SDK_H11_TRANSPORT", "1")
     run(_one_call(limits=httpx.Limits(max_connections=7)))
     assert len(built) == 1
+    assert isinstance(built[0], AsyncioTransport)
     assert built[0].pool._max_connections == 7
+
+
+def test_asyncio_clients_use_the_httptools_transport(run: Any, built: list[Any]) -> None:
+    from polar_sdk._httptools_transport import HttptoolsTransport
+
+    run(_one_call(limits=httpx.Limits(max_connections=7)))
+    assert len(built) == 1
+    assert isinstance(built[0], HttptoolsTransport)
+    assert built[0]._max == 7
 
 
 @pytest.mark.parametrize(
@@ -566,7 +590,7 @@ def test_asyncio_clients_use_the_asyncio_transport(run: Any, built: list[Asyncio
     ],
 )
 def test_httpx_transport_when_asked_or_behind_a_proxy(
-    monkeypatch: pytest.MonkeyPatch, built: list[AsyncioTransport], name: str, value: str
+    monkeypatch: pytest.MonkeyPatch, built: list[Any], name: str, value: str
 ) -> None:
     from polar_sdk._client import _lean_transport_usable
 
@@ -581,13 +605,13 @@ def test_httpx_transport_when_asked_or_behind_a_proxy(
         assert built == []
 
 
-def test_trio_keeps_the_httpx_transport(built: list[AsyncioTransport]) -> None:
+def test_trio_keeps_the_httpx_transport(built: list[Any]) -> None:
     trio = pytest.importorskip("trio")
     trio.run(_one_call)
     assert built == []
 
 
-def test_a_caller_client_is_never_replaced(built: list[AsyncioTransport]) -> None:
+def test_a_caller_client_is_never_replaced(built: list[Any]) -> None:
     async def main() -> None:
         async with httpx.AsyncClient() as mine:
             await _one_call(http_client=mine)
@@ -622,17 +646,23 @@ def test_direct_requests_match_build_request(run: Any) -> None:
         assert state.direct is client
         url = "http://127.0.0.1:9/v1/customer-sessions/?x=1"
         headers = {"Authorization": "Bearer t", "Content-Type": "application/json"}
-        for timeout in (httpx.USE_CLIENT_DEFAULT, httpx.Timeout(1.5)):
-            for content in (None, b'{"a":1}'):
-                ours = core._build(state, client, "POST", url, content, headers, timeout)
-                theirs = client.build_request(
-                    "POST", url, content=content, headers=headers, timeout=timeout
-                )
-                assert ours.url == theirs.url
-                assert str(ours.url) == str(theirs.url)
-                assert ours.headers.raw == theirs.headers.raw
-                assert ours.extensions == theirs.extensions
-                assert ours.read() == theirs.read()
+        cases = [
+            (method, timeout, content)
+            for method in ("POST", "GET", "PATCH", "DELETE")
+            for timeout in (httpx.USE_CLIENT_DEFAULT, httpx.Timeout(1.5))
+            for content in (None, b"", b'{"a":1}')
+        ]
+        for method, timeout, content in cases * 2:  # the second round from the caches
+            ours = core._build(state, client, method, url, content, headers, timeout)
+            theirs = client.build_request(
+                method, url, content=content, headers=headers, timeout=timeout
+            )
+            assert ours.method == theirs.method
+            assert ours.url == theirs.url
+            assert str(ours.url) == str(theirs.url)
+            assert ours.headers.raw == theirs.headers.raw
+            assert ours.extensions == theirs.extensions
+            assert ours.read() == theirs.read()
         await client.aclose()
 
     run(main())
