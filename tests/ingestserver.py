@@ -358,6 +358,10 @@ class IngestServer:
                 writer.transport.abort()
             await asyncio.sleep(0)
             await server.wait_closed()
+            others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in others:  # handlers still waiting (a slow answer, say)
+                task.cancel()
+            await asyncio.gather(*others, return_exceptions=True)
             loop.stop()
 
         asyncio.run_coroutine_threadsafe(shutdown(), loop)
