@@ -17,10 +17,12 @@ import datetime
 import json
 import logging
 import math
+import re
 import sys
 import threading
 import time
-from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 from urllib.parse import urlencode
 
@@ -54,6 +56,25 @@ if TYPE_CHECKING:
 __all__ = ["HTTPCore", "as_timeout", "check_deadline"]
 
 _CSV_ACCEPT = "text/csv, application/json"
+# Request targets that httpx.URL() would leave exactly as they are: unreserved characters,
+# sub-delimiters, ":@/" (and "?" in the query), valid percent-escapes. Dot segments, which
+# httpx removes, are ruled out separately.
+_PLAIN_TARGET = re.compile(
+    r"/(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/]|%[0-9A-Fa-f]{2})*"
+    r"(?:\?(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?]|%[0-9A-Fa-f]{2})*)?"
+)
+_Exchange = Callable[
+    [
+        "tuple[bytes, bytes, int]",
+        bytes,
+        "bytes | None",
+        bool,
+        "dict[str, float | None]",
+        "float | None",
+    ],
+    Awaitable["tuple[int, bytes, list[tuple[bytes, bytes]], bytes]"],
+]
+_Base = tuple[tuple[bytes, bytes, int], str, bytes]  # origin, path prefix, Host
 _CONTENT_TYPES: dict[str | None, str | None] = {
     None: None,
     "json": "application/json",
@@ -140,7 +161,20 @@ class _LoopState:
     down, which marks the state dead and closes the client if the SDK owns it.
     """
 
-    __slots__ = ("client", "closed", "direct", "guard", "headers", "limiter", "loop", "owned")
+    __slots__ = (
+        "client",
+        "closed",
+        "direct",
+        "guard",
+        "headers",
+        "heads",
+        "lane",
+        "limiter",
+        "loop",
+        "owned",
+        "timeouts",
+        "wire",
+    )
 
     def __init__(
         self,
@@ -161,6 +195,18 @@ class _LoopState:
         self.direct = client if owned and isinstance(client, DirectClient) else None
         # ours merged over the client's, keyed by our header items
         self.headers: dict[tuple[tuple[str, str], ...], httpx.Headers] = {}
+        # The transport's whole-exchange lane (HttptoolsTransport.exchange), if it has one,
+        # with the header lines it is given (checked and joined) and the client's timeouts.
+        self.lane: _Exchange | None = None
+        self.wire: Any = None  # the lane's module: its request-line and header-line checks
+        if self.direct is not None and self.direct.deadlines:
+            self.lane = getattr(self.direct.transport, "exchange", None)
+            if self.lane is not None:
+                from . import _httptools_transport
+
+                self.wire = _httptools_transport
+        self.heads: dict[tuple[tuple[str, str], ...], tuple[bytes, bool]] = {}
+        self.timeouts: dict[str, float | None] = client.timeout.as_dict()
 
     def dead(self) -> bool:
         if self.closed:
@@ -186,6 +232,7 @@ class _Shared:
     """What every view of one client shares: loop states, the client factory, closing."""
 
     __slots__ = (
+        "bases",
         "closed",
         "current",
         "hooks",
@@ -215,6 +262,7 @@ class _Shared:
         self.current: _LoopState | None = None
         self.lock = threading.Lock()
         self.urls: dict[str, httpx.URL] = {}  # parsed request URLs, for DirectClient requests
+        self.bases: dict[str, _Base | None] = {}  # base URLs taken apart for the exchange lane
         self.limiter: RateLimiter | None = None  # the client's rate limit, shared by views
         self.ingesters: list[AsyncIngester] = []  # closed (flushed) before the connections
 
@@ -682,6 +730,7 @@ class HTTPCore:
         """Send until a final answer: the expected one, or one not worth retrying."""
         client = state.client
         url = self._base_url + path
+        target = path
         path = label  # from here on `path` only names the request
         attempt = 0
         while True:
@@ -711,40 +760,37 @@ class HTTPCore:
                     raise self._deadline_error(method, path, limit, attempt - 1, None)
                 if direct is None or not direct.deadlines:  # else the transport bounds waits
                     attempt_timeout = _cap_timeout(timeout or client.timeout, remaining)
+            lane = state.lane if direct is not None and method != "HEAD" else None
+            request: httpx.Request | None = None
             if direct is None:
                 request = client.build_request(
                     method, url, content=content, headers=headers, timeout=attempt_timeout
                 )
-            else:
+            elif lane is None:
                 request = self._build(state, direct, method, url, content, headers, attempt_timeout)
             try:
-                if deadline is None:
-                    if direct is None:
-                        response = await client.send(request)
-                    else:
-                        response = await _send_direct(direct, request)
-                elif direct is not None and direct.deadlines:
-                    # The SDK's httptools transport bounds every wait by the deadline itself
-                    # and raises TimeoutError when it passes: no timer around the call.
-                    request.extensions[_DEADLINE] = deadline
-                    response = await _send_direct(direct, request)
-                elif direct is not None and sys.version_info >= (3, 11):
-                    # Backstop for answers that trickle in: no single read times out, but the
-                    # whole call must still end by the deadline. The SDK's own client runs on
-                    # asyncio: its timeout costs a third of a portable cancel scope.
-                    import asyncio
-
-                    async with asyncio.timeout(remaining):
-                        response = await _send_direct(direct, request)
+                if lane is not None:
+                    assert direct is not None
+                    response = await self._exchange(
+                        state,
+                        direct,
+                        lane,
+                        method,
+                        target,
+                        content,
+                        headers,
+                        attempt_timeout,
+                        deadline,
+                    )
                 else:
-                    import anyio
-
-                    with anyio.fail_after(remaining):
-                        if direct is None:
-                            response = await client.send(request)
-                        else:
-                            response = await _send_direct(direct, request)
+                    assert request is not None
+                    response = await _dispatch(client, direct, request, deadline, remaining)
             except TimeoutError as exc:
+                if request is None:  # the exchange lane's request, made only when needed
+                    assert direct is not None
+                    request = self._build(
+                        state, direct, method, url, content, headers, attempt_timeout
+                    )
                 raise self._deadline_error(method, path, limit, attempt, request) from exc
             except RuntimeError as exc:
                 if client.is_closed:  # closed under us by aclose() or the loop's end
@@ -758,7 +804,9 @@ class HTTPCore:
                     if self._fits(deadline, delay):
                         await self._wait(policy, attempt, delay, type(exc).__name__, method, path)
                         continue
-                raise _transport_error(exc, method, path, self._base_url, request, attempt) from exc
+                raise _transport_error(
+                    exc, method, path, self._base_url, request or exc.request, attempt
+                ) from exc
             status = response.status_code
             if rate is not None:
                 rate.observe(response, parse_retry_after(response.headers.get("retry-after")))
@@ -843,6 +891,139 @@ class HTTPCore:
         request.read()
         return request
 
+    async def _exchange(
+        self,
+        state: _LoopState,
+        client: DirectClient,
+        lane: _Exchange,
+        method: str,
+        path: str,
+        content: bytes | None,
+        headers: dict[str, str],
+        timeout: httpx.Timeout | Any,
+        deadline: float | None,
+    ) -> httpx.Response:
+        """Send through the transport's exchange lane: the head made here, no httpx.Request.
+
+        Sends the bytes `_build()` and the transport would have sent for the same request
+        (`test_exchange_lane_sends_what_build_request_sends`) and gives the answer read in
+        full, its request made on first use. Falls back to `_send_direct` for a base URL the
+        lane does not take (another scheme, a query in it).
+        """
+        shared = self._shared
+        base_url = self._base_url
+        base = shared.bases.get(base_url, _NO_BASE)
+        if base is _NO_BASE:
+            if len(shared.bases) >= 16:
+                shared.bases.clear()
+            base = shared.bases[base_url] = _lane_base(base_url)
+        url = base_url + path
+        if base is None:
+            request = self._build(state, client, method, url, content, headers, timeout)
+            if deadline is not None:
+                request.extensions[_DEADLINE] = deadline
+            return await _send_direct(client, request)
+        make = partial(
+            self._lane_request, state, client, method, url, content, headers, timeout, deadline
+        )
+        if client.is_closed:
+            raise RuntimeError("Cannot send a request, as the client has been closed.")
+        started = time.perf_counter()
+        try:
+            head, close = self._lane_head(state, client, base, method, path, content, headers)
+            timeouts = timeout.as_dict() if isinstance(timeout, httpx.Timeout) else state.timeouts
+            status, reason, raw, data = await lane(
+                base[0], head, content or None, close, timeouts, deadline
+            )
+        except httpx.RequestError as exc:
+            exc.request = make()
+            raise
+        response = _LaneResponse(
+            status,
+            headers=raw,
+            stream=httpx.ByteStream(data),
+            extensions={"http_version": b"HTTP/1.1", "reason_phrase": reason},
+        )
+        response._make = make  # pyright: ignore[reportPrivateUsage]
+        encoding = response.headers.get("content-encoding")
+        if encoding is None or encoding == "identity":
+            # What Response.read() ends with, without its decoder and stream iteration.
+            response._content = data  # pyright: ignore[reportPrivateUsage]
+            response._num_bytes_downloaded = len(data)  # pyright: ignore[reportPrivateUsage]
+            response.is_stream_consumed = True
+            response.is_closed = True
+        else:
+            response.read()  # gzip and friends: httpx decodes
+        response.elapsed = datetime.timedelta(seconds=time.perf_counter() - started)
+        if "set-cookie" in response.headers:
+            client.cookies.extract_cookies(response)
+        if response.has_redirect_location:
+            build_redirect = getattr(client, "_build_redirect_request", None)
+            if build_redirect is not None:
+                response.next_request = build_redirect(response.request, response)
+        return response
+
+    def _lane_head(
+        self,
+        state: _LoopState,
+        client: DirectClient,
+        base: _Base,
+        method: str,
+        path: str,
+        content: bytes | None,
+        headers: dict[str, str],
+    ) -> tuple[bytes, bool]:
+        """The request head the lane sends, and whether it asks for `Connection: close`.
+
+        The bytes `_build()` and the transport's `_head()` make for the same request
+        (`test_lane_heads_are_the_heads_httpx_requests_make`): Host, `Content-Length: 0` for a
+        bodiless POST/PUT/PATCH, the client's headers with ours over them, the body's
+        Content-Length; the header lines are checked and joined once per header set.
+        """
+        target = _lane_target(base[1], self._base_url, path)
+        wire = state.wire
+        wire.check_request_line(method, target)
+        zero = not content and method in _BODY_METHODS
+        key = (*headers.items(), (":base", self._base_url), (":zero", "1" if zero else ""))
+        lines = state.heads.get(key)
+        if lines is None:
+            if len(state.heads) >= 64:  # many credentials: keep the cache small
+                state.heads.clear()
+            ours = httpx.Headers(client.headers)
+            ours.update(headers)
+            auto = [(b"Host", base[2])]
+            if zero:
+                auto.append((b"Content-Length", b"0"))
+            merged = httpx.Headers(auto + ours.raw)
+            lines = state.heads[key] = wire.header_lines(tuple(merged.raw))
+        if content:
+            head = b"%s %s HTTP/1.1\r\n%sContent-Length: %d\r\n\r\n" % (
+                method.encode("ascii"),
+                target,
+                lines[0],
+                len(content),
+            )
+        else:
+            head = b"%s %s HTTP/1.1\r\n%s\r\n" % (method.encode("ascii"), target, lines[0])
+        return head, lines[1]
+
+    def _lane_request(
+        self,
+        state: _LoopState,
+        client: DirectClient,
+        method: str,
+        url: str,
+        content: bytes | None,
+        headers: dict[str, str],
+        timeout: httpx.Timeout | Any,
+        deadline: float | None,
+    ) -> httpx.Request:
+        """The `httpx.Request` of an exchange-lane call, as the other send paths make it."""
+        request = self._build(state, client, method, url, content, headers, timeout)
+        if deadline is not None:
+            request.extensions[_DEADLINE] = deadline
+        return request
+
     @staticmethod
     def _fits(deadline: float | None, delay: float) -> bool:
         return deadline is None or time.monotonic() + delay < deadline
@@ -895,14 +1076,13 @@ class HTTPCore:
         )
 
     def _decode(self, response: httpx.Response, response_type: type[_T]) -> _T:
-        request = response.request
-        what = f"{response.status_code} answer to {request.method} {request.url.path}"
         try:
             data = _json.loads(response.content)
         except ValueError as exc:
             detail = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
             raise ResponseDecodeError(
-                f"the {what} is not valid JSON ({detail}; {len(response.content)} bytes)",
+                f"the {_answer(response)} is not valid JSON ({detail}; "
+                f"{len(response.content)} bytes)",
                 response=response,
             ) from exc
         try:
@@ -911,7 +1091,9 @@ class HTTPCore:
             from .models._convert import decode_error, type_name
 
             raise decode_error(
-                exc, f"the {what} does not match {type_name(response_type)}", response=response
+                exc,
+                f"the {_answer(response)} does not match {type_name(response_type)}",
+                response=response,
             ) from exc
         return result
 
@@ -925,6 +1107,80 @@ class HTTPCore:
 
     def _validation_detail(self, items: list[Any]) -> list[ValidationError]:
         return validation_detail(items, self._get_hooks())
+
+
+def _answer(response: httpx.Response) -> str:
+    """Names an answer in error messages: its status, method and path (no query)."""
+    request = response.request
+    return f"{response.status_code} answer to {request.method} {request.url.path}"
+
+
+_NO_BASE: Any = object()  # a base URL not looked at yet
+
+
+def _lane_base(base_url: str) -> _Base | None:
+    """A base URL as the exchange lane needs it, or None when the lane does not take it.
+
+    Gives the connection origin, the path prefix request paths are appended to (as httpx
+    would write it) and the Host header value.
+    """
+    try:
+        url = httpx.URL(base_url + "/")
+    except httpx.InvalidURL:
+        return None
+    scheme = url.raw_scheme
+    if scheme not in (b"http", b"https") or not url.raw_host or url.query or url.fragment:
+        return None
+    port = url.port or (443 if scheme == b"https" else 80)
+    prefix = url.raw_path[:-1].decode("ascii")
+    return (scheme, url.raw_host, port), prefix, url.netloc
+
+
+def _lane_target(prefix: str, base_url: str, path: str) -> bytes:
+    """The request target httpx would send for `base_url + path` (`prefix`: the base's path).
+
+    Targets made only of characters httpx leaves alone, without dot segments, are taken as
+    they are; anything else goes through `httpx.URL` (its quoting, its dot-segment removal).
+    """
+    whole = prefix + path
+    if _PLAIN_TARGET.fullmatch(whole) and "/." not in whole.partition("?")[0]:
+        return whole.encode("ascii")
+    return httpx.URL(base_url + path).raw_path
+
+
+class _LaneResponse(httpx.Response):
+    """An answer from the exchange lane: read in full, its `httpx.Request` made on first use.
+
+    Most calls never look at their request (it is for errors, logs, cookies and raw
+    responses), so it is built only when something reads it, through `request` or httpx's
+    own `_request`.
+    """
+
+    _make: Callable[[], httpx.Request] | None = None
+    _made: httpx.Request | None = None
+
+    @property
+    def _request(self) -> httpx.Request | None:
+        request = self._made
+        if request is None and self._make is not None:
+            request = self._made = self._make()
+            self._make = None
+        return request
+
+    @_request.setter
+    def _request(self, value: httpx.Request | None) -> None:  # pyright: ignore[reportIncompatibleVariableOverride]
+        self._made = value
+        self._make = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        request = self._request
+        state = {
+            name: value
+            for name, value in super().__getstate__().items()
+            if name not in ("_make", "_made")
+        }
+        state["_request"] = request
+        return state
 
 
 def validation_detail(items: list[Any], hooks: Hooks | None = None) -> list[ValidationError]:
@@ -943,6 +1199,42 @@ def validation_detail(items: list[Any], hooks: Hooks | None = None) -> list[Vali
         except Exception:  # a malformed item must not hide the 422 itself
             continue
     return result
+
+
+async def _dispatch(
+    client: httpx.AsyncClient,
+    direct: DirectClient | None,
+    request: httpx.Request,
+    deadline: float | None,
+    remaining: float,
+) -> httpx.Response:
+    """Send one attempt through httpx's client, or straight to the SDK's transport (`direct`).
+
+    With a deadline, the SDK's httptools transport bounds every wait by it (the `DEADLINE`
+    extension); any other transport gets a timer around the attempt.
+    """
+    if deadline is None:
+        if direct is None:
+            return await client.send(request)
+        return await _send_direct(direct, request)
+    if direct is not None and direct.deadlines:
+        # The transport raises TimeoutError when the deadline passes: no timer needed.
+        request.extensions[_DEADLINE] = deadline
+        return await _send_direct(direct, request)
+    if direct is not None and sys.version_info >= (3, 11):
+        # Backstop for answers that trickle in: no single read times out, but the whole call
+        # must still end by the deadline. The SDK's own client runs on asyncio: its timeout
+        # costs a third of a portable cancel scope.
+        import asyncio
+
+        async with asyncio.timeout(remaining):
+            return await _send_direct(direct, request)
+    import anyio
+
+    with anyio.fail_after(remaining):
+        if direct is None:
+            return await client.send(request)
+        return await _send_direct(direct, request)
 
 
 async def _send_direct(client: DirectClient, request: httpx.Request) -> httpx.Response:

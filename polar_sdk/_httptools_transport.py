@@ -36,7 +36,7 @@ from typing import Any, cast
 import httptools
 import httpx
 
-__all__ = ["HttptoolsTransport"]
+__all__ = ["HttptoolsTransport", "check_request_line", "header_lines"]
 
 MAX_HEAD = 64 * 1024
 """Largest response head (status line and headers) accepted, in bytes."""
@@ -570,10 +570,84 @@ class HttptoolsTransport(httpx.AsyncBaseTransport):
         extensions = request.extensions
         timeouts: dict[str, float | None] = extensions.get("timeout") or {}
         deadline: float | None = extensions.get(DEADLINE)
-        conn = await self._acquire((scheme, url.raw_host, port), timeouts, deadline, request)
+        conn = await self._start(
+            (scheme, url.raw_host, port),
+            request.method == "HEAD",
+            head,
+            body,
+            close,
+            timeouts,
+            deadline,
+            request,
+        )
+        return httpx.Response(
+            conn.status,
+            headers=conn.headers,
+            stream=_Body(conn, self, timeouts.get("read"), deadline),
+            extensions={"http_version": b"HTTP/1.1", "reason_phrase": conn.reason},
+        )
+
+    async def exchange(
+        self,
+        origin: _Origin,
+        head: bytes,
+        body: bytes | None,
+        close: bool,
+        timeouts: dict[str, float | None],
+        deadline: float | None,
+    ) -> tuple[int, bytes, list[tuple[bytes, bytes]], bytes]:
+        """One whole exchange for a head made by `prepare_head`: status, reason, headers, body.
+
+        The SDK's send path for its own clients: no `httpx.Request` to take apart and the
+        body read here in full, so no `httpx.Response` stream to drain. Timeouts, the
+        deadline, pool limits and errors are those of `handle_async_request`; a transport
+        error carries no request (the caller attaches one). Not for HEAD requests.
+        """
+        conn = await self._start(origin, False, head, body, close, timeouts, deadline, None)
         read_timeout = timeouts.get("read")
         try:
-            conn.begin(request.method == "HEAD")
+            parts: list[bytes] = []
+            while True:
+                chunks = conn.chunks
+                if chunks:
+                    parts.extend(chunks)
+                    chunks.clear()
+                    if conn.reading_paused and conn.transport is not None:
+                        conn.reading_paused = False
+                        conn.transport.resume_reading()
+                if conn.complete:
+                    break
+                if conn.error is not None or conn.eof:
+                    raise conn.broken(started=True)
+                await conn.wait(read_timeout, deadline)
+        except BaseException:
+            self.release(conn, False)
+            raise
+        answer = (
+            conn.status,
+            conn.reason,
+            conn.headers,
+            parts[0] if len(parts) == 1 else b"".join(parts),
+        )
+        self.release(conn, True)
+        return answer
+
+    async def _start(
+        self,
+        origin: _Origin,
+        head_request: bool,
+        head: bytes,
+        body: bytes | AsyncIterable[bytes] | None,
+        close: bool,
+        timeouts: dict[str, float | None],
+        deadline: float | None,
+        request: httpx.Request | None,
+    ) -> _Connection:
+        """Send a request on a pooled connection and wait for its answer's head."""
+        conn = await self._acquire(origin, timeouts, deadline, request)
+        read_timeout = timeouts.get("read")
+        try:
+            conn.begin(head_request)
             if close:
                 conn.reusable = False
             write_timeout = timeouts.get("write")
@@ -586,6 +660,7 @@ class HttptoolsTransport(httpx.AsyncBaseTransport):
                     await conn.write(head, write_timeout, deadline)
                     await conn.write(body, write_timeout, deadline)
             else:
+                assert request is not None  # streamed bodies come with their request
                 await conn.write(head, write_timeout, deadline)
                 await _write_stream(conn, body, request, write_timeout, deadline)
             while not conn.head_done:
@@ -595,12 +670,7 @@ class HttptoolsTransport(httpx.AsyncBaseTransport):
         except BaseException:
             self.release(conn, False)
             raise
-        return httpx.Response(
-            conn.status,
-            headers=conn.headers,
-            stream=_Body(conn, self, read_timeout, deadline),
-            extensions={"http_version": b"HTTP/1.1", "reason_phrase": conn.reason},
-        )
+        return conn
 
     # pool ----------------------------------------------------------------------------------
     async def _acquire(
@@ -608,7 +678,7 @@ class HttptoolsTransport(httpx.AsyncBaseTransport):
         origin: _Origin,
         timeouts: dict[str, float | None],
         deadline: float | None,
-        request: httpx.Request,
+        request: httpx.Request | None,
     ) -> _Connection:
         idle = self._idle.get(origin)
         spare = 0  # slots freed by dead idle connections found on the way
@@ -721,7 +791,11 @@ class HttptoolsTransport(httpx.AsyncBaseTransport):
         self._idle_count += 1
 
     async def _connect(
-        self, origin: _Origin, timeout: float | None, deadline: float | None, request: httpx.Request
+        self,
+        origin: _Origin,
+        timeout: float | None,
+        deadline: float | None,
+        request: httpx.Request | None,
     ) -> _Connection:
         scheme, raw_host, port = origin
         loop = asyncio.get_running_loop()
@@ -730,7 +804,7 @@ class HttptoolsTransport(httpx.AsyncBaseTransport):
         if scheme == b"https":
             if self._ssl_context is None:
                 self._ssl_context = httpx.create_ssl_context()
-            sni = request.extensions.get("sni_hostname")
+            sni = None if request is None else request.extensions.get("sni_hostname")
             options["ssl"] = self._ssl_context
             options["server_hostname"] = (
                 sni.decode("ascii") if isinstance(sni, bytes) else (sni or host)
@@ -771,40 +845,54 @@ class HttptoolsTransport(httpx.AsyncBaseTransport):
 
 
 def _head(request: httpx.Request) -> tuple[bytes, bytes | AsyncIterable[bytes] | None, bool]:
-    """The request head as bytes, the body (bytes, a stream, or None) and `Connection: close`.
-
-    The header lines are joined first and checked as a whole: every line a token, a colon and
-    a value without CR, LF or NUL, and exactly one CRLF per header (so a value cannot smuggle
-    in a line of its own).
-    """
+    """The request head as bytes, the body (bytes, a stream, or None) and `Connection: close`."""
     method = request.method
-    if method not in _METHODS_SEEN:
-        if not _TOKEN.fullmatch(method.encode("ascii", "replace")):
-            raise httpx.LocalProtocolError(f"illegal request method {method!r}")
-        if len(_METHODS_SEEN) < 64:
-            _METHODS_SEEN.add(method)
     target = request.url.raw_path
-    if _BAD_TARGET.search(target):
-        raise httpx.LocalProtocolError("illegal character in the request target")
-    raw = tuple(request.headers.raw)
-    checked = _LINES_SEEN.get(raw)
-    if checked is None:
-        lines = b"".join([b"%s: %s\r\n" % pair for pair in raw])
-        if not _HEADER_LINES.fullmatch(lines) or lines.count(b"\r\n") != len(raw):
-            raise httpx.LocalProtocolError("illegal character in a header name or value")
-        close = b"close" in lines.lower() and any(
-            name.lower() == b"connection" and b"close" in value.lower() for name, value in raw
-        )
-        if len(_LINES_SEEN) >= 256:  # bodies of many sizes: keep it small
-            _LINES_SEEN.clear()
-        checked = _LINES_SEEN[raw] = (lines, close)
-    lines, close = checked
+    check_request_line(method, target)
+    lines, close = _seen_header_lines(tuple(request.headers.raw))
     body: bytes | AsyncIterable[bytes] | None
     try:
         body = request.content or None
     except httpx.RequestNotRead:
         body = cast(AsyncIterable[bytes], request.stream)
     return b"%s %s HTTP/1.1\r\n%s\r\n" % (method.encode("ascii"), target, lines), body, close
+
+
+def check_request_line(method: str, target: bytes) -> None:
+    """Refuse a method that is not a token, and a target with a space or control character."""
+    if method not in _METHODS_SEEN:
+        if not _TOKEN.fullmatch(method.encode("ascii", "replace")):
+            raise httpx.LocalProtocolError(f"illegal request method {method!r}")
+        if len(_METHODS_SEEN) < 64:
+            _METHODS_SEEN.add(method)
+    if _BAD_TARGET.search(target):
+        raise httpx.LocalProtocolError("illegal character in the request target")
+
+
+def header_lines(raw: tuple[tuple[bytes, bytes], ...]) -> tuple[bytes, bool]:
+    """The header lines of a head, checked, and whether they ask for `Connection: close`.
+
+    The lines are joined first and checked as a whole: every line a token, a colon and a
+    value without CR, LF or NUL, and exactly one CRLF per header (so a value cannot smuggle
+    in a line of its own). Not cached: callers keep what they reuse.
+    """
+    lines = b"".join([b"%s: %s\r\n" % pair for pair in raw])
+    if not _HEADER_LINES.fullmatch(lines) or lines.count(b"\r\n") != len(raw):
+        raise httpx.LocalProtocolError("illegal character in a header name or value")
+    close = b"close" in lines.lower() and any(
+        name.lower() == b"connection" and b"close" in value.lower() for name, value in raw
+    )
+    return lines, close
+
+
+def _seen_header_lines(raw: tuple[tuple[bytes, bytes], ...]) -> tuple[bytes, bool]:
+    """`header_lines`, remembered for the few header sets a client sends again and again."""
+    checked = _LINES_SEEN.get(raw)
+    if checked is None:
+        if len(_LINES_SEEN) >= 256:  # bodies of many sizes: keep it small
+            _LINES_SEEN.clear()
+        checked = _LINES_SEEN[raw] = header_lines(raw)
+    return checked
 
 
 async def _write_stream(

@@ -33,6 +33,7 @@ ResultKind: TypeAlias = Literal["json", "none", "text"]
 Auth: TypeAlias = Literal["token", "none", "optional"]
 
 _PARAM = re.compile(r"\{[^}]+\}")
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]+")  # characters quote() leaves as they are
 _T = TypeVar("_T")
 
 
@@ -271,6 +272,8 @@ def _path_value(name: str, value: object, check: Validator | None) -> str:
         check(None, _Named(name), text)
     if text in (".", ".."):  # would be read as a path segment, not as a value
         return text.replace(".", "%2E")
+    if _UNRESERVED.fullmatch(text):  # ids, slugs: nothing to escape
+        return text
     return quote(text, safe="")
 
 

@@ -530,6 +530,7 @@ async def test_a_view_per_request_keeps_memory_flat(api: FakePolarAPI) -> None:
         state = polar._http._shared.current
         assert state is not None
         assert len(state.headers) <= 64  # merged header sets, bounded
+        assert 0 < len(state.heads) <= 64  # the exchange lane's header lines, bounded
     # The loopback server runs in this process and keeps every request: leave out whatever
     # it allocated (any frame of the allocation in it), count the client only.
     server_side = [

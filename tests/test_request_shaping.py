@@ -418,3 +418,47 @@ async def test_secrets_stay_out_of_reprs_and_logs(caplog: pytest.LogCaptureFixtu
         assert "customer_session_token" not in text
     assert session.token == SESSION_BODY["token"]
     assert session.customer_portal_url == SESSION_BODY["customer_portal_url"]
+
+
+def test_uuid_checks_agree_with_the_uuid_module() -> None:
+    """The canonical-form shortcut accepts exactly what `uuid.UUID` + the version rule do."""
+    import random
+    import uuid
+
+    from polar_sdk.errors import InvalidRequestError
+    from polar_sdk.models._checks import check
+
+    rng = random.Random(4)
+    values = [str(uuid.uuid4()) for _ in range(200)]
+    values += [str(uuid.UUID(int=rng.getrandbits(128))) for _ in range(400)]  # any version
+    values += [v.upper() for v in values[:50]] + ["{" + v + "}" for v in values[:20]]
+    values += [v.replace("-", "") for v in values[:20]] + ["urn:uuid:" + v for v in values[:20]]
+    values += ["", "x", values[0][:-1], values[0] + "0", values[0].replace("-", "_")]
+
+    class Named:
+        name = "id"
+
+    for fmt in ("uuid4", "uuid"):
+        validate = check(kind="str", fmt=fmt)
+        for value in values:
+            try:
+                parsed: uuid.UUID | None = uuid.UUID(value)
+            except ValueError:
+                parsed = None
+            expected = parsed is not None and (fmt == "uuid" or parsed.version == 4)
+            try:
+                validate(None, Named(), value)
+                accepted = True
+            except InvalidRequestError:
+                accepted = False
+            assert accepted is expected, (fmt, value)
+
+
+def test_path_values_are_quoted_as_quote_would() -> None:
+    from urllib.parse import quote
+
+    from polar_sdk._operation import _path_value
+
+    for value in ["abc", "a-b_c.d~e", "a b", "a/b", "é", "%41", "a?b#c", "x" * 300, ".a", "a."]:
+        assert _path_value("id", value, None) == quote(value, safe="")
+    assert _path_value("id", "..", None) == "%2E%2E"

@@ -32,6 +32,8 @@ _KINDS: dict[str, tuple[type, ...]] = {
     "list": (list, tuple),
     "dict": (Mapping,),
 }
+# A version-4 UUID in its canonical form (RFC 9562 variant): valid for "uuid4" and "uuid".
+_UUID4 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 _KIND_WORDS = {
     "str": "a string",
     "int": "an integer",
@@ -137,17 +139,18 @@ def _check_text(
             f"{subject} is {len(value)} characters long; the API accepts at most {max_length}"
         )
     if fmt in ("uuid4", "uuid"):
-        try:
-            parsed = uuid.UUID(value)
-        except ValueError:
-            raise InvalidRequestError(
-                f"{name} must be a UUID, got {_shown(value, secret)}"
-            ) from None
-        if fmt == "uuid4" and parsed.version != 4:
-            raise InvalidRequestError(
-                f"{name} must be a version-4 UUID (the API rejects others), "
-                f"got {_shown(value, secret)}"
-            )
+        if not _UUID4.fullmatch(value):  # the usual form needs no UUID object
+            try:
+                parsed = uuid.UUID(value)
+            except ValueError:
+                raise InvalidRequestError(
+                    f"{name} must be a UUID, got {_shown(value, secret)}"
+                ) from None
+            if fmt == "uuid4" and parsed.version != 4:
+                raise InvalidRequestError(
+                    f"{name} must be a version-4 UUID (the API rejects others), "
+                    f"got {_shown(value, secret)}"
+                )
     elif fmt == "uri":
         scheme, sep, rest = value.partition(":")
         if not sep or not scheme or not rest or not scheme[0].isalpha():
