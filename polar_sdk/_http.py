@@ -945,8 +945,15 @@ class HTTPCore:
             extensions={"http_version": b"HTTP/1.1", "reason_phrase": reason},
         )
         response._make = make  # pyright: ignore[reportPrivateUsage]
-        encoding = response.headers.get("content-encoding")
-        if encoding is None or encoding == "identity":
+        encoded = cookies = False
+        for name, value in raw:  # one pass for what needs a look (usually nothing)
+            if len(name) == 10 or len(name) == 16:
+                lowered = name.lower()
+                if lowered == b"set-cookie":
+                    cookies = True
+                elif lowered == b"content-encoding" and value.lower() != b"identity":
+                    encoded = True
+        if not encoded:
             # What Response.read() ends with, without its decoder and stream iteration.
             response._content = data  # pyright: ignore[reportPrivateUsage]
             response._num_bytes_downloaded = len(data)  # pyright: ignore[reportPrivateUsage]
@@ -955,9 +962,9 @@ class HTTPCore:
         else:
             response.read()  # gzip and friends: httpx decodes
         response.elapsed = datetime.timedelta(seconds=time.perf_counter() - started)
-        if "set-cookie" in response.headers:
+        if cookies:
             client.cookies.extract_cookies(response)
-        if response.has_redirect_location:
+        if 300 <= status < 400 and response.has_redirect_location:
             build_redirect = getattr(client, "_build_redirect_request", None)
             if build_redirect is not None:
                 response.next_request = build_redirect(response.request, response)

@@ -126,7 +126,6 @@ class _Connection(asyncio.Protocol):
         "timer",
         "timer_at",
         "transport",
-        "until_eof",
         "wait_error",
         "wait_until",
         "waiter",
@@ -166,7 +165,6 @@ class _Connection(asyncio.Protocol):
         self.complete = False
         self.interim = False
         self.head_request = False
-        self.until_eof = False
 
     # asyncio callbacks -------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -259,12 +257,6 @@ class _Connection(asyncio.Protocol):
             self.complete = True
             if not self.parser.should_keep_alive():
                 self.reusable = False
-        elif status != 204 and status != 304:
-            # No Content-Length and not chunked: the body runs until the server closes.
-            self.until_eof = not any(
-                name.lower() in (b"content-length", b"transfer-encoding")
-                for name, _ in self.headers
-            )
         self._wake()
 
     def on_body(self, body: bytes) -> None:
@@ -281,7 +273,7 @@ class _Connection(asyncio.Protocol):
             self.headers = []
             return
         self.complete = True
-        if not self.parser.should_keep_alive() or self.until_eof:
+        if not self.parser.should_keep_alive():  # also false for a body framed by the close
             self.reusable = False
         self._wake()
 
@@ -303,9 +295,20 @@ class _Connection(asyncio.Protocol):
             self.lost = exc
         self.eof = True
         self.reusable = False
-        if self.until_eof and self.head_done and not self.complete and exc is None:
+        if self.head_done and not self.complete and exc is None and self._framed_by_close():
             self.complete = True  # a read-until-close body ends here
         self._wake()
+
+    def _framed_by_close(self) -> bool:
+        """Whether the answer's body runs until the server closes (no length, not chunked)."""
+        return (
+            self.status != 204
+            and self.status != 304
+            and not any(
+                name.lower() in (b"content-length", b"transfer-encoding")
+                for name, _ in self.headers
+            )
+        )
 
     def begin(self, head_request: bool) -> None:
         """Prepare for the next request (a fresh parser for each answer)."""
@@ -315,7 +318,7 @@ class _Connection(asyncio.Protocol):
             self.status = 0
             self.reason = b""
             self.headers = []
-            self.head_done = self.complete = self.until_eof = False
+            self.head_done = self.complete = False
             self.head_size = self.header_bytes = 0
             self.chunks.clear()
         self.head_request = head_request
