@@ -18,8 +18,11 @@ keep-alive, httpx's pool limits and timeouts, the same httpx exceptions -- with 
 
 It is only used for clients the SDK builds for itself on asyncio or uvloop, without proxies
 (`polar_sdk._client`), and only where httptools is importable; elsewhere `AsyncioTransport`
-remains. Requests and responses are httpx's objects, so everything above the transport (httpx's
-client, the SDK's direct send path, event hooks on a caller's own client) is unchanged.
+remains. Through `handle_async_request` requests and responses are httpx's objects, so httpx's
+client works on it unchanged. The SDK's own send path uses `exchange` instead: it hands over a
+request head it made with `check_request_line` and `header_lines` (byte for byte the head
+`handle_async_request` writes for the same request) and gets the answer back read in full,
+without an `httpx.Request` or a streamed `httpx.Response` in between.
 """
 
 from __future__ import annotations
@@ -599,7 +602,7 @@ class HttptoolsTransport(httpx.AsyncBaseTransport):
         timeouts: dict[str, float | None],
         deadline: float | None,
     ) -> tuple[int, bytes, list[tuple[bytes, bytes]], bytes]:
-        """One whole exchange for a head made by `prepare_head`: status, reason, headers, body.
+        """One whole exchange for a ready request head: status, reason, headers, body.
 
         The SDK's send path for its own clients: no `httpx.Request` to take apart and the
         body read here in full, so no `httpx.Response` stream to drain. Timeouts, the
