@@ -16,7 +16,7 @@ import json
 import pickle
 import random
 import string
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -29,28 +29,15 @@ from polar_sdk._httptools_transport import HttptoolsTransport, _head
 from polar_sdk._transport import DirectClient
 from polar_sdk._types import NOT_GIVEN
 from polar_sdk.errors import APIConnectionError, APITimeoutError, NotFoundError
+from tests import test_fast_transport
 from tests.conftest import fixtures_dir, load_case
 from tests.test_converter_hooks import _SESSION
-from tests.test_transport import _loop_factories, _refused_port
+from tests.test_transport import _refused_port
 
 TOKEN = "polar_oat_laneTestToken000000000000000000000000000000"
 _MISSING = "00000000-0000-4000-8000-000000000404"  # an id the server does not know
 SESSION = _SESSION  # a customer session the converter accepts
-
-
-@pytest.fixture(params=_loop_factories())
-def run(request: pytest.FixtureRequest) -> Callable[[Coroutine[Any, Any, Any]], Any]:
-    factory: Callable[[], asyncio.AbstractEventLoop] = request.param
-
-    def runner(main: Coroutine[Any, Any, Any]) -> Any:
-        loop = factory()
-        try:
-            return loop.run_until_complete(asyncio.wait_for(main, 30))
-        finally:
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.close()
-
-    return runner
+run = test_fast_transport.run  # the fixture running each test on asyncio and on uvloop
 
 
 # what goes on the wire ---------------------------------------------------------------------
