@@ -63,6 +63,7 @@ _PLAIN_TARGET = re.compile(
     r"/(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/]|%[0-9A-Fa-f]{2})*"
     r"(?:\?(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?]|%[0-9A-Fa-f]{2})*)?"
 )
+_MAX_PLAIN = 32 * 1024  # longer targets go through httpx.URL, which caps whole URLs at 64 kB
 _Exchange = Callable[
     [
         "tuple[bytes, bytes, int]",
@@ -100,6 +101,9 @@ def _form(data: Mapping[str, Any]) -> bytes:
 _T = TypeVar("_T")
 
 _DEADLINE = "polar_sdk.deadline"  # request extension; _httptools_transport.DEADLINE
+# Methods the exchange lane sends (as written: httpx would upper-case others; HEAD answers
+# have no body to read).
+_LANE_METHODS = frozenset(("GET", "POST", "PUT", "PATCH", "DELETE"))
 _BODY_METHODS = frozenset(("POST", "PUT", "PATCH"))  # httpx sends Content-Length: 0 without a body
 
 logger = logging.getLogger("polar_sdk")
@@ -760,7 +764,11 @@ class HTTPCore:
                     raise self._deadline_error(method, path, limit, attempt - 1, None)
                 if direct is None or not direct.deadlines:  # else the transport bounds waits
                     attempt_timeout = _cap_timeout(timeout or client.timeout, remaining)
-            lane = state.lane if direct is not None and method != "HEAD" else None
+            lane = (
+                state.lane
+                if direct is not None and method in _LANE_METHODS and target[:1] == "/"
+                else None
+            )
             request: httpx.Request | None = None
             if direct is None:
                 request = client.build_request(
@@ -788,8 +796,8 @@ class HTTPCore:
             except TimeoutError as exc:
                 if request is None:  # the exchange lane's request, made only when needed
                     assert direct is not None
-                    request = self._build(
-                        state, direct, method, url, content, headers, attempt_timeout
+                    request = self._lane_request(
+                        state, direct, method, url, content, headers, attempt_timeout, deadline
                     )
                 raise self._deadline_error(method, path, limit, attempt, request) from exc
             except RuntimeError as exc:
@@ -1146,13 +1154,19 @@ def _lane_base(base_url: str) -> _Base | None:
 def _lane_target(prefix: str, base_url: str, path: str) -> bytes:
     """The request target httpx would send for `base_url + path` (`prefix`: the base's path).
 
-    Targets made only of characters httpx leaves alone, without dot segments, are taken as
-    they are; anything else goes through `httpx.URL` (its quoting, its dot-segment removal).
+    For paths starting with "/" (others may change the URL's authority: the lane does not
+    take them). Targets made only of characters httpx leaves alone, without dot segments and
+    not too long, are taken as they are; anything else goes through `httpx.URL` (its quoting,
+    its dot-segment removal, its length limit).
     """
     whole = prefix + path
-    if _PLAIN_TARGET.fullmatch(whole) and "/." not in whole.partition("?")[0]:
+    if (
+        len(whole) < _MAX_PLAIN
+        and _PLAIN_TARGET.fullmatch(whole)
+        and "/." not in whole.partition("?")[0]
+    ):
         return whole.encode("ascii")
-    return httpx.URL(base_url + path).raw_path
+    return httpx.URL(base_url + path).raw_path  # also refuses URLs too long for httpx
 
 
 class _LaneResponse(httpx.Response):

@@ -453,3 +453,37 @@ def test_a_cancelled_lane_call_leaves_the_pool_usable(run: Any) -> None:
             assert response.json() == SESSION
 
     run(main())
+
+
+def test_what_the_lane_leaves_to_httpx(run: Any) -> None:
+    """Requests the lane does not take go the way httpx sends them (found in review)."""
+
+    async def main() -> None:
+        async with (
+            _Server() as server,
+            _Server() as other,
+            AsyncPolar(access_token=TOKEN, base_url=server.base(), retry=None) as polar,
+        ):
+            core = core_of(polar)
+            headers = core._headers((True, None))
+
+            async def send(method: str, path: str) -> httpx.Response:
+                return await core._round_trip(
+                    method, path, None, headers, NOT_GIVEN, NOT_GIVEN, path
+                )
+
+            # A URL too long for httpx is refused before anything is sent.
+            with pytest.raises(httpx.InvalidURL):
+                await polar.customers.list(query="a" * 70_000)
+            assert server.requests == []
+            # Methods go out upper-cased, as httpx.Request writes them; HEAD has no body.
+            await send("get", "/v1/customer-sessions/")
+            assert server.requests[-1][0].startswith(b"GET /v1/customer-sessions/ HTTP/1.1")
+            head = await send("head", "/v1/customer-sessions/")
+            assert head.status_code == 201
+            assert head.content == b""
+            # A path that does not start with "/" is read with the base URL as one URL.
+            await send("GET", f"@127.0.0.1:{other.port}/v1/customer-sessions/")
+            assert len(other.requests) == 1
+
+    run(main())
