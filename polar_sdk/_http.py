@@ -21,6 +21,7 @@ import re
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -45,6 +46,8 @@ from ._retry import NO_RETRY, RetryEvent, RetryPolicy
 from ._types import NOT_GIVEN, NotGivenOr, TimeoutTypes
 
 if TYPE_CHECKING:
+    import asyncio
+
     import anyio
 
     from ._converter import Hooks
@@ -185,7 +188,7 @@ class _LoopState:
         loop: object,
         client: httpx.AsyncClient,
         owned: bool,
-        limiter: anyio.CapacityLimiter | None,
+        limiter: anyio.CapacityLimiter | _Slots | None,
     ) -> None:
         self.loop = loop
         self.client = client
@@ -222,6 +225,65 @@ class _LoopState:
         self.closed = True
         if self.owned:
             await self.client.aclose()
+
+
+class _Slots:
+    """`max_in_flight` on one asyncio loop: a count of free slots and a queue of waiters.
+
+    What `anyio.CapacityLimiter` under `anyio.fail_after` does for the SDK, without borrower
+    bookkeeping or a cancel scope per wait (a timer settles a waiter instead): with 200 tasks
+    queueing for 20 slots those cost about a fifth of the throughput. Waiters are served in
+    arrival order; a slot handed to a waiter that is cancelled at that moment passes on to the
+    next. Trio keeps anyio's limiter.
+    """
+
+    __slots__ = ("free", "loop", "total_tokens", "waiters")
+
+    def __init__(self, limit: int, loop: asyncio.AbstractEventLoop) -> None:
+        self.free = limit
+        self.total_tokens = limit
+        self.loop = loop
+        self.waiters: deque[asyncio.Future[bool]] = deque()
+
+    def acquire_nowait(self) -> bool:
+        """Take a free slot if nobody waits for one."""
+        waiters = self.waiters
+        while waiters and waiters[0].done():  # timed out or cancelled waiters
+            waiters.popleft()
+        if self.free > 0 and not waiters:
+            self.free -= 1
+            return True
+        return False
+
+    async def acquire(self, wait: float) -> bool:
+        """Wait in turn for a slot; False when `wait` seconds pass first (`math.inf`: none)."""
+        waiter: asyncio.Future[bool] = self.loop.create_future()
+        self.waiters.append(waiter)
+        timer = None if wait == math.inf else self.loop.call_later(max(wait, 0.0), _no_slot, waiter)
+        try:
+            return await waiter
+        except BaseException:
+            if waiter.done() and not waiter.cancelled() and waiter.result():
+                self.release()  # handed a slot as the wait was cancelled: pass it on
+            raise
+        finally:
+            if timer is not None:
+                timer.cancel()
+
+    def release(self) -> None:
+        """Give a slot back: to the first waiter still waiting, else to the free count."""
+        waiters = self.waiters
+        while waiters:
+            waiter = waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(True)
+                return
+        self.free += 1
+
+
+def _no_slot(waiter: asyncio.Future[bool]) -> None:
+    if not waiter.done():
+        waiter.set_result(False)
 
 
 async def _close_at_loop_end(state: _LoopState) -> AsyncGenerator[None, None]:
@@ -427,7 +489,14 @@ class HTTPCore:
             import anyio  # imported with the first request, not with the SDK
 
             limit = shared.max_in_flight
-            limiter = None if limit is None else anyio.CapacityLimiter(limit)
+            limiter: anyio.CapacityLimiter | _Slots | None = None
+            if limit is not None:
+                import asyncio  # imported by the running loop already
+
+                if isinstance(loop, asyncio.AbstractEventLoop):
+                    limiter = _Slots(limit, loop)
+                else:  # trio
+                    limiter = anyio.CapacityLimiter(limit)
             if shared.user_client is None:
                 state = _LoopState(loop, shared.make_client(), True, limiter)
             else:
@@ -684,7 +753,7 @@ class HTTPCore:
 
     async def _acquire(
         self,
-        limiter: anyio.CapacityLimiter,
+        limiter: anyio.CapacityLimiter | _Slots,
         state: _LoopState,
         timeout: httpx.Timeout | None,
         deadline: float | None,
@@ -693,30 +762,47 @@ class HTTPCore:
         path: str,
     ) -> None:
         """Wait for an in-flight slot, no longer than the pool timeout or the deadline."""
-        import anyio
+        if isinstance(limiter, _Slots):
+            if limiter.acquire_nowait():  # a free slot and nobody queued: no timer, no yield
+                return
+            wait = self._slot_wait(state, timeout, deadline)
+            if await limiter.acquire(wait):
+                return
+        else:
+            import anyio
 
-        try:
-            limiter.acquire_nowait()  # a free slot and nobody queued: no timer, no yield
-            return
-        except anyio.WouldBlock:
-            pass
+            try:
+                limiter.acquire_nowait()
+                return
+            except anyio.WouldBlock:
+                pass
+            wait = self._slot_wait(state, timeout, deadline)
+            if wait == math.inf:
+                await limiter.acquire()
+                return
+            try:
+                with anyio.fail_after(max(wait, 0.0)):
+                    await limiter.acquire()
+                return
+            except TimeoutError:
+                pass
+        if deadline is not None and time.monotonic() >= deadline:
+            raise self._deadline_error(method, path, limit, 0, None) from None
+        raise APITimeoutError(
+            f"no free slot for {method} {path} within the pool timeout ({wait:g} s): "
+            f"{limiter.total_tokens:g} requests were already in flight (max_in_flight)"
+        ) from None
+
+    @staticmethod
+    def _slot_wait(
+        state: _LoopState, timeout: httpx.Timeout | None, deadline: float | None
+    ) -> float:
+        """How long a call may wait for a slot: the pool timeout, cut by the deadline."""
         pool = (timeout or state.client.timeout).pool
         wait = math.inf if pool is None else pool
         if deadline is not None:
             wait = min(wait, deadline - time.monotonic())
-        if wait == math.inf:
-            await limiter.acquire()
-            return
-        try:
-            with anyio.fail_after(max(wait, 0.0)):
-                await limiter.acquire()
-        except TimeoutError:
-            if deadline is not None and time.monotonic() >= deadline:
-                raise self._deadline_error(method, path, limit, 0, None) from None
-            raise APITimeoutError(
-                f"no free slot for {method} {path} within the pool timeout ({wait:g} s): "
-                f"{limiter.total_tokens:g} requests were already in flight (max_in_flight)"
-            ) from None
+        return wait
 
     async def _send(
         self,

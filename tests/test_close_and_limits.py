@@ -202,3 +202,98 @@ def test_booleans_must_be_booleans(value: object) -> None:
     body["customer"]["email_verified"] = value
     with pytest.raises(BaseValidationError):
         make_converter().structure(body, CustomerSession)
+
+
+# the asyncio in-flight limiter ---------------------------------------------------------------
+
+
+def test_slots_serve_waiters_in_order_and_time_out_without_taking_a_slot() -> None:
+    import asyncio
+    import math
+
+    from polar_sdk._http import _Slots
+
+    async def main() -> None:
+        slots = _Slots(2, asyncio.get_running_loop())
+        assert slots.acquire_nowait() and slots.acquire_nowait()
+        assert not slots.acquire_nowait()
+        served: list[int] = []
+
+        async def wait(n: int, limit: float = math.inf) -> bool:
+            got = await slots.acquire(limit)
+            if got:
+                served.append(n)
+            return got
+
+        tasks = [asyncio.ensure_future(wait(n)) for n in range(3)]
+        late = asyncio.ensure_future(wait(99, 0.05))
+        await asyncio.sleep(0.1)
+        assert late.done() and late.result() is False  # timed out, took nothing
+        assert not slots.acquire_nowait()  # the queue goes first
+        for _ in range(2):  # the two slots taken above go to the first two in line
+            slots.release()
+            await asyncio.sleep(0)
+        assert served == [0, 1]
+        slots.release()  # the first one's call ends: the third gets its slot
+        await asyncio.gather(*tasks)
+        assert served == [0, 1, 2]
+        for _ in range(2):  # the other two end
+            slots.release()
+        assert slots.free == 2  # every slot back, none made up
+        assert slots.acquire_nowait()
+
+    asyncio.run(asyncio.wait_for(main(), 10))
+
+
+def test_a_slot_handed_to_a_cancelled_waiter_passes_on() -> None:
+    import asyncio
+    import math
+
+    from polar_sdk._http import _Slots
+
+    async def main() -> None:
+        slots = _Slots(1, asyncio.get_running_loop())
+        assert slots.acquire_nowait()
+        first = asyncio.ensure_future(slots.acquire(math.inf))
+        second = asyncio.ensure_future(slots.acquire(math.inf))
+        await asyncio.sleep(0)
+        slots.release()  # hands the slot to `first` ...
+        first.cancel()  # ... which is cancelled before it runs again
+        assert await second is True  # the slot went on to the next waiter
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        slots.release()
+        assert slots.free == 1
+
+        # A waiter cancelled while still queued leaves no trace.
+        assert slots.acquire_nowait()
+        gone = asyncio.ensure_future(slots.acquire(math.inf))
+        await asyncio.sleep(0)
+        gone.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await gone
+        slots.release()
+        assert slots.free == 1 and slots.acquire_nowait()
+
+    asyncio.run(asyncio.wait_for(main(), 10))
+
+
+@pytest.mark.integration
+def test_asyncio_loops_use_the_asyncio_limiter_and_trio_anyio_s(faults: FaultServer) -> None:
+    import anyio as anyio_module
+
+    from polar_sdk._http import _Slots
+
+    faults.default = respond(201, SESSION_BODY)
+    polar = AsyncPolar(TOKEN, base_url=faults.url, max_in_flight=3)
+
+    async def one() -> object:
+        await polar.customer_sessions.create(customer_id=CUSTOMER)
+        state = polar._http._shared.current
+        assert state is not None
+        return state.limiter
+
+    assert isinstance(anyio_module.run(one), _Slots)
+    limiter = anyio_module.run(one, backend="trio")
+    assert isinstance(limiter, anyio_module.CapacityLimiter)
+    assert limiter.total_tokens == 3
