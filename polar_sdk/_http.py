@@ -958,20 +958,8 @@ class HTTPCore:
                 urls.clear()
             parsed = urls[url] = httpx.URL(url)
         zero = not content and method in _BODY_METHODS
-        # Keyed by the headers themselves, never by id(): views come and go (one per request
-        # in some apps), and a reused id must not hand a call another view's Authorization.
-        # The pseudo-headers stand for what else the cached head depends on.
-        key = (*headers.items(), (":base", self._base_url), (":zero", "1" if zero else ""))
-        merged = state.headers.get(key)
-        if merged is None:
-            if len(state.headers) >= 64:  # many credentials: keep the cache small
-                state.headers.clear()
-            ours = httpx.Headers(client.headers)
-            ours.update(headers)
-            auto = [(b"Host", parsed.netloc)]
-            if zero:
-                auto.append((b"Content-Length", b"0"))
-            merged = state.headers[key] = httpx.Headers(auto + ours.raw)
+        key = self._head_key(headers, zero)
+        merged = self._merged(state, client, key, headers, parsed.netloc, zero)
         effective = timeout if isinstance(timeout, httpx.Timeout) else client.timeout
         request = httpx.Request(
             method,
@@ -984,6 +972,41 @@ class HTTPCore:
             request.headers["Content-Length"] = str(len(content))
         request.read()
         return request
+
+    def _head_key(self, headers: dict[str, str], zero: bool) -> tuple[tuple[str, str], ...]:
+        """The key of the cached head for `headers` on this view.
+
+        Keyed by the headers themselves, never by id(): views come and go (one per request in
+        some apps), and a reused id must not hand a call another view's Authorization. The
+        pseudo-headers stand for what else the head depends on.
+        """
+        return (*headers.items(), (":base", self._base_url), (":zero", "1" if zero else ""))
+
+    @staticmethod
+    def _merged(
+        state: _LoopState,
+        client: DirectClient,
+        key: tuple[tuple[str, str], ...],
+        headers: dict[str, str],
+        netloc: bytes,
+        zero: bool,
+    ) -> httpx.Headers:
+        """Host, `Content-Length: 0` if `zero`, the client's headers with ours over them.
+
+        What httpx's `build_request` puts in a head before the body's Content-Length, made
+        once per header set (cached by `key`, at most 64 sets).
+        """
+        merged = state.headers.get(key)
+        if merged is None:
+            if len(state.headers) >= 64:  # many credentials: keep the cache small
+                state.headers.clear()
+            ours = httpx.Headers(client.headers)
+            ours.update(headers)
+            auto = [(b"Host", netloc)]
+            if zero:
+                auto.append((b"Content-Length", b"0"))
+            merged = state.headers[key] = httpx.Headers(auto + ours.raw)
+        return merged
 
     async def _exchange(
         self,
@@ -1013,9 +1036,9 @@ class HTTPCore:
             base = shared.bases[base_url] = _lane_base(base_url)
         url = base_url + path
         if base is None:
-            request = self._build(state, client, method, url, content, headers, timeout)
-            if deadline is not None:
-                request.extensions[_DEADLINE] = deadline
+            request = self._lane_request(
+                state, client, method, url, content, headers, timeout, deadline
+            )
             return await _send_direct(client, request)
         make = partial(
             self._lane_request, state, client, method, url, content, headers, timeout, deadline
@@ -1085,17 +1108,12 @@ class HTTPCore:
         wire = state.wire
         wire.check_request_line(method, target)
         zero = not content and method in _BODY_METHODS
-        key = (*headers.items(), (":base", self._base_url), (":zero", "1" if zero else ""))
+        key = self._head_key(headers, zero)
         lines = state.heads.get(key)
         if lines is None:
             if len(state.heads) >= 64:  # many credentials: keep the cache small
                 state.heads.clear()
-            ours = httpx.Headers(client.headers)
-            ours.update(headers)
-            auto = [(b"Host", base[2])]
-            if zero:
-                auto.append((b"Content-Length", b"0"))
-            merged = httpx.Headers(auto + ours.raw)
+            merged = self._merged(state, client, key, headers, base[2], zero)
             lines = state.heads[key] = wire.header_lines(tuple(merged.raw))
         if content:
             head = b"%s %s HTTP/1.1\r\n%sContent-Length: %d\r\n\r\n" % (
