@@ -407,17 +407,28 @@ def test_forked_child_gets_a_fresh_portal_and_pool(peer_api: PeerRecordingAPI) -
         parent_portals = {t.ident for t in portal_threads()}
 
         def child() -> dict[str, Any]:
+            from polar_sdk import _portal
+
+            # The parent's wake-up channel is shared with the parent: the child drops it.
+            inherited = _portal._threads.channel  # pyright: ignore[reportPrivateUsage]
             session = polar.customer_sessions.create(external_customer_id="child-1")
             again = polar.customer_sessions.create(external_customer_id="child-2")
             idents = [t.ident for t in portal_threads()]
+            own = _portal._threads.channel  # pyright: ignore[reportPrivateUsage]
             polar.close()
-            return {"ids": [session.id, again.id], "portals": idents, "closed": polar.closed}
+            return {
+                "ids": [session.id, again.id],
+                "portals": idents,
+                "closed": polar.closed,
+                "channels": [inherited is None, own is not None],
+            }
 
         report = _run_in_child(child)
         polar.customer_sessions.create(external_customer_id="parent-2")
         assert not polar.closed
     assert report["ids"] == [SESSION_BODY["id"]] * 2
     assert report["closed"] is True
+    assert report["channels"] == [True, True] or os.name != "posix"
     assert len(report["portals"]) == 1
     by_customer: dict[str, tuple[str, int]] = {}
     for seen, peer in zip(peer_api.requests, peer_api.peers, strict=True):
@@ -670,3 +681,100 @@ def test_portal_iterates_async_generators_and_closes_them_on_break() -> None:
     finally:
         core.close()
     assert numbers.closed
+
+
+# wake-up channels ----------------------------------------------------------------------------
+
+
+async def _after(delay: float, value: int) -> int:
+    await asyncio.sleep(delay)
+    return value
+
+
+needs_channels = pytest.mark.skipif(os.name != "posix", reason="wake-up channels are POSIX only")
+
+
+@needs_channels
+def test_a_stray_wake_up_does_not_end_the_next_call_early() -> None:
+    from polar_sdk import _portal
+
+    core = PortalCore(_Numbers)
+    try:
+        assert core.call(_after, 0, 1) == 1  # this thread has its channel now
+        channel = _portal._threads.channel  # pyright: ignore[reportPrivateUsage]
+        assert channel is not None
+        channel.signal()  # left over, as from a call its caller stopped waiting for
+        channel.signal()
+        started = time.monotonic()
+        assert core.call(_after, 0.05, 42) == 42
+        assert time.monotonic() - started >= 0.04
+    finally:
+        core.close()
+
+
+@needs_channels
+def test_a_call_its_caller_stopped_waiting_for_leaves_the_next_call_intact(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from polar_sdk import _portal
+
+    core = PortalCore(_Numbers)
+    try:
+        assert core.call(_after, 0, 1) == 1
+        real_wait = _portal._Channel.wait  # pyright: ignore[reportPrivateUsage]
+
+        def interrupted(self: Any) -> None:
+            monkeypatch.setattr(_portal._Channel, "wait", real_wait)  # pyright: ignore[reportPrivateUsage]
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(_portal._Channel, "wait", interrupted)  # pyright: ignore[reportPrivateUsage]
+        with pytest.raises(KeyboardInterrupt):
+            core.call(_after, 0.05, 2)
+        # The abandoned call is cancelled on the loop and its wake-up comes later, while the
+        # next call waits: that call still returns its own result.
+        assert core.call(_after, 0.1, 3) == 3
+        run = core._run  # pyright: ignore[reportPrivateUsage]
+        assert run is not None
+        assert run.pending == set()
+    finally:
+        core.close()
+
+
+@needs_channels
+def test_wake_up_channels_are_bounded_and_closed_with_their_threads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import gc
+
+    from polar_sdk import _portal
+
+    core = PortalCore(_Numbers)
+    before = _portal._channels_live  # pyright: ignore[reportPrivateUsage]
+    monkeypatch.setattr(_portal, "_CHANNELS_MAX", before + 2)
+    one_at_a_time = threading.Lock()  # lone calls: each caller asks for a channel
+    all_called = threading.Barrier(5)
+    results: list[int] = []
+    live: list[int] = []
+
+    def caller(value: int) -> None:
+        with one_at_a_time:
+            results.append(core.call(_after, 0, value))
+        all_called.wait(timeout=10)  # every thread alive: its channel (if any) still held
+        all_called.wait(timeout=10)
+
+    try:
+        threads = [threading.Thread(target=caller, args=(i,)) for i in range(4)]
+        for t in threads:
+            t.start()
+        all_called.wait(timeout=10)
+        live.append(_portal._channels_live)  # pyright: ignore[reportPrivateUsage]
+        all_called.wait(timeout=10)
+        for t in threads:
+            t.join(timeout=10)
+        del threads, t
+        gc.collect()
+        live.append(_portal._channels_live)  # pyright: ignore[reportPrivateUsage]
+    finally:
+        core.close()
+    assert sorted(results) == [0, 1, 2, 3]  # threads over the bound used locks
+    assert live == [before + 2, before]  # at most two held; closed when the threads ended
