@@ -623,6 +623,8 @@ class Hooks:
         self.fallback_decodes = 0  # answers only cattrs' detailed path decoded (a lean bug)
         self.lock = threading.RLock()
         self.dumpers: dict[type[Any], Callable[[Any], Any]] = {}
+        # Where hooks still interpreting (see `_tiered`) are held: id -> (container, key).
+        self.holders: dict[int, list[tuple[Any, Any]]] = {}
 
     @property
     def converter(self) -> Converter:
@@ -664,6 +666,7 @@ class Hooks:
         def first(value: Any, parent: Any = None) -> Any:
             if not box:
                 box.append(self.get(resolve()))
+                self.hold(box, 0)
             return box[0](value, parent)
 
         return first
@@ -674,9 +677,27 @@ class Hooks:
         def first(value: Any, parent: Any = None) -> Any:
             hook = self.get(resolve())
             namespace[name] = hook
+            self.hold(namespace, name)
             return hook(value, parent)
 
         return first
+
+    def hold(self, container: Any, key: Any) -> None:
+        """Note that `container[key]` holds a hook, so that its compiled form replaces it.
+
+        A model's hook forwards to its compiled function once it has one (`_tiered`); the
+        places that keep the hook itself get the compiled function instead, one call less
+        per decode.
+        """
+        hook = container[key]
+        compiled: list[Hook] | None = getattr(hook, "polar_compiled", None)
+        if compiled is None:
+            return
+        with self.lock:
+            if compiled:
+                container[key] = compiled[0]
+            else:
+                self.holders.setdefault(id(hook), []).append((container, key))
 
     def _make(self, tp: Any) -> Hook:
         if isinstance(tp, ForwardRef):
@@ -742,6 +763,7 @@ class Hooks:
                     raise TypeError(f"expected a list, got {type(value).__name__}")
                 if not item_box:
                     item_box.append(self.get(item))
+                    self.hold(item_box, 0)
                 hook = item_box[0]
                 values: list[Any] = value
                 try:
@@ -965,6 +987,7 @@ class Hooks:
                 return decide(value, parent)
             resolved = _evaluate_leaf(target, fallback) if isinstance(target, str) else target
             hook = table[found] = self.get(resolved)
+            self.hold(table, found)
             return hook(value, None)
 
         return structure_tagged
@@ -1084,6 +1107,7 @@ class Hooks:
             except Exception:  # the detailed pass reports the problem (or decodes it)
                 return fallback(value, None)
 
+        structure_model.polar_compiled = compiled  # type: ignore[attr-defined]  # for hold()
         return structure_model
 
     def _promote(self, tp: Any, old: Hook, new: Hook) -> None:
@@ -1092,6 +1116,9 @@ class Hooks:
         entry = self.by_id.get(id(tp))
         if entry is not None and entry[1] is old:
             self.by_id[id(tp)] = (tp, new)
+        for container, key in self.holders.pop(id(old), ()):
+            if container[key] is old:
+                container[key] = new
 
     def _compile(self, plan: _Plan, fallback: Hook, *, sparse: bool = False) -> Hook:
         """The compiled structure function of a model (see `_tiered`).
@@ -1286,6 +1313,8 @@ def _scalar_types(tp: Any) -> frozenset[type[Any]] | None:
 
     Values of these types are kept as they are, so containers of them are only checked.
     """
+    if _is_open_enum(tp):  # `Literal[...] | str`: any string
+        return frozenset({str})
     args = _union_args(tp)
     members = args if args is not None else (tp,)
     allowed: set[type[Any]] = set()

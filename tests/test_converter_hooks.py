@@ -157,3 +157,47 @@ def test_fast_path_decodes_exactly_like_cattrs() -> None:
             declared, sort_keys=True
         )
     assert len(variants) >= 3
+
+
+def test_places_holding_a_model_hook_get_its_compiled_function() -> None:
+    """Once a model is compiled, unions, lists and fields call the compiled code directly."""
+    import json
+
+    from polar_sdk._converter import _COMPILE_AFTER, Hooks
+    from polar_sdk.models import Customer, ListResource
+
+    team = {**_CUSTOMER, "type": "team", "billing_address": None, "tax_id": None}
+    page = {
+        "items": [_CUSTOMER, team],
+        "pagination": {"total_count": 2, "max_page": 1},
+    }
+    hooks = Hooks()
+    page_type = ListResource[Customer]
+    decode = hooks.get(page_type)
+    first = decode(json.loads(json.dumps(page)))
+    for _ in range(_COMPILE_AFTER + 2):
+        again = decode(json.loads(json.dumps(page)))
+    assert again == first
+
+    def held(function: Any) -> dict[str, Any]:
+        values = [c.cell_contents for c in function.__closure__ or ()]
+        return dict(zip(function.__code__.co_freevars, values, strict=True))
+
+    compiled = hooks.get(page_type)
+    assert compiled.__code__.co_filename.startswith("<polar_sdk structure")
+    items = next(v for k, v in compiled.__globals__.items() if k.startswith("h") and callable(v))
+    union = held(items)["item_box"][0]
+    table = held(union)["table"]
+    assert set(table) == {"individual", "team"}
+    for hook in table.values():  # the members' compiled functions, no forwarder between
+        assert hook.__code__.co_filename.startswith("<polar_sdk structure")
+    assert hooks.holders == {}  # nothing left waiting for a compiled form
+
+
+@pytest.mark.parametrize("tax_id", [["123456789", 5], ["123456789"], "123456789"])
+def test_a_tax_id_pair_of_open_enum_strings_is_still_checked(tax_id: object) -> None:
+    converter = make_converter()
+    good = converter.structure({**_CUSTOMER}, CustomerIndividual)
+    assert good.tax_id == ("123456789", "us_ein")
+    with pytest.raises(BaseValidationError):
+        converter.structure({**_CUSTOMER, "tax_id": tax_id}, CustomerIndividual)
