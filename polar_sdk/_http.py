@@ -1057,10 +1057,11 @@ class HTTPCore:
             raise
         response = _LaneResponse(
             status,
-            headers=raw,
             stream=httpx.ByteStream(data),
             extensions={"http_version": b"HTTP/1.1", "reason_phrase": reason},
         )
+        response._fields = raw  # pyright: ignore[reportPrivateUsage]
+        response._headers = None  # pyright: ignore[reportPrivateUsage]
         response._make = make  # pyright: ignore[reportPrivateUsage]
         encoded = cookies = False
         for name, value in raw:  # one pass for what needs a look (usually nothing)
@@ -1274,15 +1275,32 @@ def _lane_target(prefix: str, base_url: str, path: str) -> bytes:
 
 
 class _LaneResponse(httpx.Response):
-    """An answer from the exchange lane: read in full, its `httpx.Request` made on first use.
+    """An answer from the exchange lane: read in full, its request and headers made on first use.
 
     Most calls never look at their request (it is for errors, logs, cookies and raw
-    responses), so it is built only when something reads it, through `request` or httpx's
-    own `_request`.
+    responses) nor at the headers of a successful answer, so the `httpx.Request` is built
+    only when something reads it, through `request` or httpx's own `_request`, and the
+    `httpx.Headers` only when something reads `headers` (`_fields` holds the raw header
+    fields until then).
     """
 
     _make: Callable[[], httpx.Request] | None = None
     _made: httpx.Request | None = None
+    _fields: list[tuple[bytes, bytes]] | None = None
+    _headers: httpx.Headers | None = None
+
+    @property
+    def headers(self) -> httpx.Headers:
+        headers = self._headers
+        if headers is None:
+            headers = self._headers = httpx.Headers(self._fields)
+            self._fields = None
+        return headers
+
+    @headers.setter
+    def headers(self, value: httpx.Headers) -> None:
+        self._headers = value
+        self._fields = None
 
     @property
     def _request(self) -> httpx.Request | None:
@@ -1302,9 +1320,10 @@ class _LaneResponse(httpx.Response):
         state = {
             name: value
             for name, value in super().__getstate__().items()
-            if name not in ("_make", "_made")
+            if name not in ("_make", "_made", "_fields", "_headers")
         }
         state["_request"] = request
+        state["headers"] = self.headers
         return state
 
 

@@ -14,8 +14,12 @@ from typing import Any
 __all__ = ["BACKEND", "dumps", "loads"]
 
 
+# json.dumps() builds a new encoder for every call with options: one, made once, serves all.
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 def _stdlib_dumps(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    return _ENCODE(value).encode()
 
 
 def _pick() -> tuple[str, Callable[[bytes | str], Any], Callable[[Any], bytes]]:

@@ -337,7 +337,7 @@ def _wire(attribute: Any) -> str:
 class _BodyInfo:
     """What building a body from keywords needs about its type, worked out once per type."""
 
-    __slots__ = ("members", "names", "required", "rule", "wire")
+    __slots__ = ("by_keys", "members", "names", "required", "rule", "shapes", "wire")
 
     def __init__(self, body_type: Any) -> None:
         import attrs
@@ -362,8 +362,25 @@ class _BodyInfo:
                 if isinstance(a, type) and issubclass(a, UnknownModel)
             )
             self.rule = fallback.__polar_union__.rule
+        # Which keywords were given decides the member and whether the call is complete,
+        # unless the union reads a value (a tag): then each call is checked afresh.
+        self.by_keys = _decided_by_keys(self.rule)
+        self.shapes: dict[tuple[str, ...], type[Any]] = {}
 
     def build(self, given: dict[str, object]) -> Any:
+        """The body model for keyword fields `given` (refused before sending if they do not fit)."""
+        shape = tuple(given)
+        cls = self.shapes.get(shape)
+        if cls is None:
+            cls = self.check(given)
+            if self.by_keys:
+                if len(self.shapes) >= 256:  # keyword sets callers use: few, but keep it bounded
+                    self.shapes.clear()
+                self.shapes[shape] = cls
+        return cls(**given)
+
+    def check(self, given: dict[str, object]) -> type[Any]:
+        """The model `given` describes, once it is known to name all and only its fields."""
         members = self.members
         cls = members[0] if len(members) == 1 else self.choose(given)
         names = self.names[cls]
@@ -383,7 +400,7 @@ class _BodyInfo:
                 f"{cls.__name__} needs {', '.join(m + '=...' for m in missing)}"
                 " (or pass request=...)"
             )
-        return cls(**given)
+        return cls
 
     def choose(self, given: dict[str, object]) -> type[Any]:
         """The member the keyword fields describe, by the union's own decoding rule."""
@@ -409,6 +426,17 @@ class _BodyInfo:
             rule = next(m for m in members if m.__name__ == rule)
         chosen: type[Any] = rule
         return chosen
+
+
+def _decided_by_keys(rule: Any) -> bool:
+    """Whether a union rule picks its member from which keys are present alone."""
+    from .models._base import KeyRule, TagRule
+
+    if isinstance(rule, TagRule):
+        return False
+    if isinstance(rule, KeyRule):
+        return _decided_by_keys(rule.present) and _decided_by_keys(rule.absent)
+    return True
 
 
 def _shape_message(

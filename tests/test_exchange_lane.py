@@ -291,7 +291,16 @@ def test_a_lane_answer_is_a_read_httpx_response(run: Any) -> None:
             response = await _raw(polar, "/v1/customer-sessions/")
             assert isinstance(response, _LaneResponse)  # it came by the lane
             assert response._made is None  # no request made yet
+            assert response._headers is None  # nor headers
             assert response.status_code == 201
+            assert response.headers.multi_items() == [
+                ("content-type", "application/json"),
+                ("content-length", str(len(json.dumps(SESSION)))),
+            ]
+            assert response.headers.raw == [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(json.dumps(SESSION))).encode()),
+            ]
             assert response.reason_phrase == "Created"
             assert response.http_version == "HTTP/1.1"
             assert response.json() == SESSION
@@ -314,6 +323,12 @@ def test_a_lane_answer_is_a_read_httpx_response(run: Any) -> None:
             copy = pickle.loads(pickle.dumps(response))
             assert copy.content == response.content
             assert copy.request.url == request.url
+            assert copy.headers == response.headers
+            unread = await _raw(polar, "/v1/customer-sessions/")
+            assert unread._headers is None
+            assert pickle.loads(pickle.dumps(unread)).headers == response.headers
+            unread.headers = httpx.Headers({"x-set": "1"})  # as on any httpx.Response
+            assert unread.headers == {"x-set": "1"}
             # A chunked answer too.
             chunked = await _raw(polar, "/v1/chunked")
             assert chunked.json() == SESSION

@@ -30,6 +30,7 @@ def test_backend_matches_what_is_installed() -> None:
 def test_dumps_is_compact_utf8_like_the_stdlib(value: Any) -> None:
     expected = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
     assert _json.dumps(value) == expected
+    assert _json._stdlib_dumps(value) == expected  # pyright: ignore[reportPrivateUsage]
     assert _json.loads(expected) == value
 
 

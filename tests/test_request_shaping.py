@@ -462,3 +462,45 @@ def test_path_values_are_quoted_as_quote_would() -> None:
     for value in ["abc", "a-b_c.d~e", "a b", "a/b", "é", "%41", "a?b#c", "x" * 300, ".a", "a."]:
         assert _path_value("id", value, None) == quote(value, safe="")
     assert _path_value("id", "..", None) == "%2E%2E"
+
+
+async def test_refusals_hold_after_the_same_keywords_were_accepted() -> None:
+    """The member a keyword set names is remembered; the values are still checked each call."""
+    rec = Recorder()
+    async with rec.client() as polar:
+        for _ in range(2):
+            await polar.customer_sessions.create(customer_id=CUSTOMER)
+            await polar.customer_sessions.create(customer_id=CUSTOMER, member_id=MEMBER)
+            bad: list[dict[str, Any]] = [
+                {"customer_id": "not-a-uuid"},
+                {"customer_id": 12345},
+                {"customer_id": None},
+                {"customer_id": CUSTOMER, "member_id": "owner"},
+                {"customer_id": CUSTOMER, "external_customer_id": "usr_1"},
+                {"customer_id": CUSTOMER, "member_id": MEMBER, "external_member_id": "m"},
+            ]
+            for kwargs in bad:
+                with pytest.raises(InvalidRequestError):
+                    await polar.customer_sessions.create(**kwargs)
+    assert len(rec.requests) == 4  # only the good calls were sent
+    assert [json.loads(r.content) for r in rec.requests[:2]] == [
+        {"customer_id": CUSTOMER},
+        {"customer_id": CUSTOMER, "member_id": MEMBER},
+    ]
+
+
+def test_a_tagged_body_union_picks_its_member_by_value_on_every_call() -> None:
+    from polar_sdk._operation import _BodyInfo  # pyright: ignore[reportPrivateUsage]
+    from polar_sdk.models import CustomFieldCreateNumber, CustomFieldCreateText
+    from polar_sdk.resources.custom_fields import OP_CREATE
+
+    info = _BodyInfo(OP_CREATE.body_type)
+    assert not info.by_keys  # the tag's value decides: nothing to remember by keywords
+
+    def fields(kind: str) -> dict[str, object]:
+        return {"type": kind, "slug": "size", "name": "Size", "properties": {}}
+
+    for _ in range(2):
+        assert type(info.build(fields("text"))) is CustomFieldCreateText
+        assert type(info.build(fields("number"))) is CustomFieldCreateNumber
+    assert info.shapes == {}
