@@ -504,3 +504,26 @@ def test_a_tagged_body_union_picks_its_member_by_value_on_every_call() -> None:
         assert type(info.build(fields("text"))) is CustomFieldCreateText
         assert type(info.build(fields("number"))) is CustomFieldCreateNumber
     assert info.shapes == {}
+
+
+@pytest.mark.parametrize(
+    ("metadata", "message"),
+    [
+        ({"": "x"}, "metadata[''] key must not be empty"),
+        ({"k" * 41: "x"}, "key is 41 characters long; the API accepts at most 40"),
+        ({"plan": ""}, "metadata['plan'] must not be empty"),
+        (
+            {"plan": "x" * 501},
+            "metadata['plan'] is 501 characters long; the API accepts at most 500",
+        ),
+        ({5: "x"}, "metadata keys must be strings, got 5"),
+        ({f"k{i}": i for i in range(51)}, "metadata has 51 keys; the API accepts at most 50"),
+    ],
+)
+def test_metadata_entries_are_checked_and_named(metadata: dict[Any, Any], message: str) -> None:
+    from polar_sdk.models import CustomerUpdate
+
+    assert CustomerUpdate(metadata={"plan": "pro", "seats": 5, "k" * 40: "v" * 500}).metadata
+    with pytest.raises(InvalidRequestError) as info:
+        CustomerUpdate(metadata=metadata)
+    assert message in str(info.value)

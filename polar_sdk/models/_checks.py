@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, cast
 
 from .._exceptions import InvalidRequestError
-from .._types import NotGiven
+from .._types import NOT_GIVEN, NotGiven
 
 __all__ = ["check", "only_one"]
 
@@ -77,7 +77,7 @@ def check(
     types = _KINDS.get(kind) if kind is not None else None
 
     def validate(_instance: Any, attribute: Any, value: Any) -> None:
-        if isinstance(value, NotGiven):
+        if value is NOT_GIVEN:  # the enum's only member: `is` is the isinstance check
             return
         name = attribute.name
         if value is None:
@@ -111,12 +111,26 @@ def check(
             for key, item in mapping.items():
                 if not isinstance(key, str):
                     raise InvalidRequestError(f"{name} keys must be strings, got {key!r}")
-                where = f"{name}[{key!r}]"
-                _check_text(where, key, None, False, key_min_length, key_max_length, None, "key")
-                if isinstance(item, str):
+                # Only lengths are checked here: `_check_text` is called (and raises, naming
+                # the entry) when one is out of bounds.
+                if _outside(len(key), key_min_length, key_max_length):
+                    where = f"{name}[{key!r}]"
+                    _check_text(
+                        where, key, None, False, key_min_length, key_max_length, None, "key"
+                    )
+                if isinstance(item, str) and _outside(
+                    len(item), value_min_length, value_max_length
+                ):
+                    where = f"{name}[{key!r}]"
                     _check_text(where, item, None, secret, value_min_length, value_max_length, None)
 
     return validate
+
+
+def _outside(length: int, min_length: int | None, max_length: int | None) -> bool:
+    return (min_length is not None and length < min_length) or (
+        max_length is not None and length > max_length
+    )
 
 
 def _check_text(
@@ -129,7 +143,7 @@ def _check_text(
     pattern: str | None,
     what: str = "",
 ) -> None:
-    subject = f"{name} {what}".rstrip() if what else name
+    subject = f"{name} {what}" if what else name
     if min_length is not None and len(value) < min_length:
         if min_length == 1:
             raise InvalidRequestError(f"{subject} must not be empty")
