@@ -1292,9 +1292,8 @@ class _LaneResponse(httpx.Response):
     @property
     def headers(self) -> httpx.Headers:
         headers = self._headers
-        if headers is None:
+        if headers is None:  # (`_fields` stays: two first readers build the same headers)
             headers = self._headers = httpx.Headers(self._fields)
-            self._fields = None
         return headers
 
     @headers.setter

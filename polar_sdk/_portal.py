@@ -86,7 +86,7 @@ class _Channel:
     channel alive, so its descriptors are never closed (and reused) before the last signal.
     """
 
-    __slots__ = ("__weakref__", "read_fd", "write_fd")
+    __slots__ = ("__weakref__", "busy", "read_fd", "write_fd")
 
     def __init__(self) -> None:
         eventfd = getattr(os, "eventfd", None)
@@ -94,19 +94,33 @@ class _Channel:
             self.read_fd = self.write_fd = eventfd(0, os.EFD_CLOEXEC)
         else:
             self.read_fd, self.write_fd = os.pipe()  # non-inheritable by default
-        weakref.finalize(self, _close_channel, self.read_fd, self.write_fd, os.getpid())
+        # A thread waiting here whose signal handler makes a blocking call of its own: that
+        # call waits on a lock, or it could read the wake-up meant for the waiting one.
+        self.busy = False
+        closer = weakref.finalize(self, _close_channel, self.read_fd, self.write_fd, os.getpid())
+        # Not at exit: atexit hooks run after it (a caller's `atexit.register(polar.close)`)
+        # may still wait on this channel; the process closes the descriptors anyway.
+        closer.atexit = False
 
     def wait(self) -> None:
         if self.read_fd == self.write_fd:
-            os.eventfd_read(self.read_fd)
-        else:
-            os.read(self.read_fd, 64)  # drains stray signals too
+            while True:
+                try:
+                    os.eventfd_read(self.read_fd)
+                    return
+                except InterruptedError:  # a signal handler ran; unlike os.read, not retried
+                    continue
+        os.read(self.read_fd, 64)  # drains stray signals too (retried after signals: PEP 475)
 
     def signal(self) -> None:
         if self.read_fd == self.write_fd:
-            os.eventfd_write(self.write_fd, 1)
-        else:
-            os.write(self.write_fd, b"\0")
+            while True:
+                try:
+                    os.eventfd_write(self.write_fd, 1)
+                    return
+                except InterruptedError:
+                    continue
+        os.write(self.write_fd, b"\0")
 
 
 def _close_channel(read_fd: int, write_fd: int, pid: int) -> None:
@@ -132,8 +146,10 @@ def _my_channel() -> _Channel | None:
     global _channels_live
     mine = _threads
     channel = mine.channel
-    if channel is not None or mine.refused:
-        return channel
+    if channel is not None:
+        return None if channel.busy else channel
+    if mine.refused:
+        return None
     if os.name != "posix":
         mine.refused = True
         return None
@@ -177,17 +193,22 @@ class _Waiter:
         if channel is None:
             assert self.lock is not None
             return self.lock.acquire(True, timeout)
-        while not self.done:
-            channel.wait()
+        channel.busy = True
+        try:
+            while not self.done:
+                channel.wait()
+        finally:
+            channel.busy = False
         return True
 
     def finish(self) -> None:
+        channel = self.channel
         self.done = True
-        if self.channel is None:
+        if channel is None:
             assert self.lock is not None
             self.lock.release()
         else:
-            self.channel.signal()
+            channel.signal()
 
     def cancel(self) -> None:
         """Stop the call for a caller that left (on the loop thread).
@@ -274,8 +295,16 @@ class _Running:
         if not finished:
             self._cancel_soon(waiter)
             raise TimeoutError("the Polar portal did not answer in time")
-        if waiter.error is not None:
-            raise waiter.error
+        error = waiter.error
+        if error is not None:
+            # The error's traceback holds the frames that hold the waiter (and this frame):
+            # without dropping both references, the waiter and its thread's channel would
+            # live in a reference cycle until a garbage collection.
+            waiter.error = None
+            try:
+                raise error
+            finally:
+                del error
         result: _T = waiter.result
         return result
 

@@ -778,3 +778,114 @@ def test_wake_up_channels_are_bounded_and_closed_with_their_threads(
         core.close()
     assert sorted(results) == [0, 1, 2, 3]  # threads over the bound used locks
     assert live == [before + 2, before]  # at most two held; closed when the threads ended
+
+
+def _run_script(script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(script), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,  # a hang detector, not a speed claim
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+
+
+_SIGNAL_SCRIPT = """
+    import asyncio, os, signal, sys, threading, time
+    if sys.argv[1] == "pipe":
+        del os.eventfd  # the channel other POSIX systems get
+    from polar_sdk._portal import PortalCore
+
+    class C:
+        async def aclose(self):
+            pass
+
+    async def after(delay, value):
+        await asyncio.sleep(delay)
+        return value
+
+    core, other = PortalCore(C), PortalCore(C)
+    nested = []
+
+    def handler(signum, frame):
+        if sys.argv[2] == "nested":  # a blocking call inside the handler, on either client
+            time.sleep(0.3)  # the outer call is done (and its wake-up sent) meanwhile
+            nested.append(core.call(after, 0, "nested"))
+            nested.append(other.call(after, 0.05, "other"))
+
+    signal.signal(signal.SIGUSR1, handler)
+    threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGUSR1)).start()
+    print(core.call(after, 0.2, "outer"), *nested)
+    core.close()
+    other.close()
+"""
+
+
+@needs_channels
+@pytest.mark.parametrize("channel", ["eventfd", "pipe"])
+@pytest.mark.parametrize("handler", ["returns", "nested"])
+def test_a_signal_handler_while_a_call_waits(channel: str, handler: str) -> None:
+    """A handler that returns, or makes blocking calls itself, leaves the waiting call intact."""
+    if channel == "eventfd" and not hasattr(os, "eventfd"):
+        pytest.skip("os.eventfd is Linux only")
+    done = _run_script(_SIGNAL_SCRIPT, channel, handler)
+    assert done.returncode == 0, done.stderr
+    expected = "outer nested other" if handler == "nested" else "outer"
+    assert done.stdout.strip() == expected
+
+
+@needs_channels
+def test_a_client_closed_by_an_atexit_hook_registered_first() -> None:
+    done = _run_script(
+        """
+        import asyncio, atexit
+        from polar_sdk._portal import PortalCore
+
+        class C:
+            async def aclose(self):
+                await asyncio.sleep(0.05)
+                print("aclose ran", flush=True)
+
+        async def after():
+            await asyncio.sleep(0.05)
+            return "ok"
+
+        core = PortalCore(C)
+        atexit.register(core.close)  # before the thread's channel exists
+        print(core.call(after), flush=True)
+        """
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["ok", "aclose", "ran"]
+    assert "Error" not in done.stderr
+
+
+@needs_channels
+def test_threads_whose_call_failed_give_their_channel_back_without_a_gc() -> None:
+    import gc
+
+    from polar_sdk import _portal
+
+    async def boom() -> None:
+        raise ValueError("no")
+
+    def caller() -> None:
+        with pytest.raises(ValueError, match="no"):
+            core.call(boom)
+
+    core = PortalCore(_Numbers)
+    before = _portal._channels_live  # pyright: ignore[reportPrivateUsage]
+    gc.disable()
+    try:
+        for _ in range(20):
+            thread = threading.Thread(target=caller)
+            thread.start()
+            thread.join(timeout=10)
+        live = _portal._channels_live  # pyright: ignore[reportPrivateUsage]
+    finally:
+        gc.enable()
+        core.close()
+    assert live == before  # freed with their threads, not left in cycles for the collector
