@@ -75,9 +75,25 @@ def check(
 ) -> Validator:
     """An attrs validator for one request field (see the module docstring)."""
     types = _KINDS.get(kind) if kind is not None else None
+    # Fast paths for the usual values, a plain str or dict where one is allowed: the same
+    # checks as below, without testing the value against every other kind first.
+    plain_str = types is None or str in types
+    text_checks = not (
+        fmt is None and min_length is None and max_length is None and pattern is None
+    )
+    plain_dict = types is None or Mapping in types
+    bounds = (max_properties, key_min_length, key_max_length, value_min_length, value_max_length)
 
     def validate(_instance: Any, attribute: Any, value: Any) -> None:
         if value is NOT_GIVEN:  # the enum's only member: `is` is the isinstance check
+            return
+        cls = value.__class__
+        if cls is str and plain_str:
+            if text_checks:
+                _check_text(attribute.name, value, fmt, secret, min_length, max_length, pattern)
+            return
+        if cls is dict and plain_dict:
+            _check_mapping(attribute.name, value, secret, *bounds)
             return
         name = attribute.name
         if value is None:
@@ -103,28 +119,36 @@ def check(
                     f"{name} has {len(items)} items; the API accepts at most {max_items}"
                 )
         elif isinstance(value, Mapping):
-            mapping = cast("Mapping[object, object]", value)
-            if max_properties is not None and len(mapping) > max_properties:
-                raise InvalidRequestError(
-                    f"{name} has {len(mapping)} keys; the API accepts at most {max_properties}"
-                )
-            for key, item in mapping.items():
-                if not isinstance(key, str):
-                    raise InvalidRequestError(f"{name} keys must be strings, got {key!r}")
-                # Only lengths are checked here: `_check_text` is called (and raises, naming
-                # the entry) when one is out of bounds.
-                if _outside(len(key), key_min_length, key_max_length):
-                    where = f"{name}[{key!r}]"
-                    _check_text(
-                        where, key, None, False, key_min_length, key_max_length, None, "key"
-                    )
-                if isinstance(item, str) and _outside(
-                    len(item), value_min_length, value_max_length
-                ):
-                    where = f"{name}[{key!r}]"
-                    _check_text(where, item, None, secret, value_min_length, value_max_length, None)
+            _check_mapping(name, cast("Mapping[object, object]", value), secret, *bounds)
 
     return validate
+
+
+def _check_mapping(
+    name: str,
+    mapping: Mapping[object, object],
+    secret: bool,
+    max_properties: int | None,
+    key_min_length: int | None,
+    key_max_length: int | None,
+    value_min_length: int | None,
+    value_max_length: int | None,
+) -> None:
+    if max_properties is not None and len(mapping) > max_properties:
+        raise InvalidRequestError(
+            f"{name} has {len(mapping)} keys; the API accepts at most {max_properties}"
+        )
+    for key, item in mapping.items():
+        if not isinstance(key, str):
+            raise InvalidRequestError(f"{name} keys must be strings, got {key!r}")
+        # Only lengths are checked here: `_check_text` is called (and raises, naming the
+        # entry) when one is out of bounds.
+        if _outside(len(key), key_min_length, key_max_length):
+            where = f"{name}[{key!r}]"
+            _check_text(where, key, None, False, key_min_length, key_max_length, None, "key")
+        if isinstance(item, str) and _outside(len(item), value_min_length, value_max_length):
+            where = f"{name}[{key!r}]"
+            _check_text(where, item, None, secret, value_min_length, value_max_length, None)
 
 
 def _outside(length: int, min_length: int | None, max_length: int | None) -> bool:
